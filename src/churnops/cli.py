@@ -1,0 +1,268 @@
+"""The `churnops` command line: each command is a thin call into a step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churnops.errors import ChurnopsError
+
+app = typer.Typer(help="Customer churn prediction as a complete MLOps system.", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+DataOption = Annotated[str | None, typer.Option("--data", help="CSV path or http(s) URL. Omit for built-in synthetic data.")]
+DatasetOption = Annotated[Path | None, typer.Option("--dataset", help="Dataset contract YAML (default configs/telco.yaml).")]
+TrialsOption = Annotated[int | None, typer.Option("--trials", help="Optuna trials across all model families.")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for split, search and models.")]
+TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")]
+ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")]
+
+
+def _settings(**overrides: Any) -> Any:
+    from churnops.settings import Settings
+
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
+        raise ChurnopsError(f"Invalid settings: {problems}") from error
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a step; user errors are printed without a traceback and exit non-zero."""
+    try:
+        return action()
+    except ChurnopsError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+class RichProgress:
+    """Steps and search trials as rich progress bars on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.steps = progress.add_task("pipeline", total=None)
+        self.search: Any = None
+
+    def step(self, name: str) -> None:
+        self.progress.update(self.steps, description=f"[cyan]{name}")
+
+    def trial(self, done: int, total: int, score: float, best: float) -> None:
+        if self.search is None:
+            self.search = self.progress.add_task("search", total=total)
+        self.progress.update(self.search, completed=done, description=f"search: trial {score:.4f}, best CV ROC AUC {best:.4f}")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        from churnops.pipeline import SilentProgress
+
+        yield SilentProgress()
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        yield RichProgress(progress)
+
+
+@app.command()
+def pipeline(
+    data: DataOption = None,
+    dataset: DatasetOption = None,
+    trials: TrialsOption = None,
+    seed: SeedOption = None,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate, train, evaluate, register and gate: a CSV in, a versioned (maybe promoted) model out."""
+    from churnops.pipeline import run_pipeline
+
+    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
+    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
+        result = _run(lambda: run_pipeline(settings, progress))
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    _print_summary(result, settings)
+
+
+def _print_summary(result: Any, settings: Any) -> None:
+    verdict = "[bold green]promoted to champion[/]" if result.promoted else "[bold yellow]not promoted[/]"
+    out.print(f"\n[bold]{result.model_name}[/] version [bold]{result.version}[/] ({result.family}): {verdict}")
+    for reason in result.reasons:
+        out.print(f"  - {reason}")
+    table = Table(title="Held-out test metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.test_metrics.items():
+        table.add_row(key, f"{value:.4f}")
+    table.add_row("CV ROC AUC (train part)", f"{result.cv_roc_auc_mean:.4f} ± {result.cv_roc_auc_std:.4f}")
+    table.add_row("threshold (chosen on validation)", f"{result.threshold:.4f}")
+    table.add_row("fast path max |Δp|", f"{result.parity_difference:.2e}")
+    out.print(table)
+    out.print(f"champion is now version {result.champion_version}; data fingerprint {result.data_fingerprint[:12]}; split {result.split_sizes}")
+    out.print(f"runs: training {result.training_run_id}, evaluation {result.evaluation_run_id}, gate {result.gate_run_id}")
+    out.print(f"took {result.seconds:.1f} s; tracking store: {settings.tracking_uri}")
+
+
+@app.command()
+def train(
+    data: DataOption = None,
+    dataset: DatasetOption = None,
+    trials: TrialsOption = None,
+    seed: SeedOption = None,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate and train only: logs a training run with the model; prints its run id."""
+    from churnops.pipeline import prepare
+    from churnops.pipeline import train as train_step
+    from churnops.tracking import connect, ensure_experiment
+
+    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
+
+    def action() -> Any:
+        prepared = prepare(settings)
+        connect(settings)
+        ensure_experiment(settings)
+        with _progress(enabled=not as_json) as progress:
+            return train_step(settings, prepared, progress)
+
+    trained = _run(action)
+    summary = {"run_id": trained.run_id, "model_uri": trained.model_uri, "family": trained.family, "cv_roc_auc_mean": trained.cv_roc_auc_mean, "threshold": trained.threshold}
+    print(json.dumps(summary) if as_json else f"training run {trained.run_id}: {trained.family}, CV ROC AUC {trained.cv_roc_auc_mean:.4f}")
+
+
+@app.command()
+def evaluate(
+    run_id: Annotated[str, typer.Option("--run-id", help="The training run to evaluate.")],
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a training run's model on its held-out test split, in a separate linked run."""
+    from churnops.pipeline import SilentProgress, evaluate_training, load_trained
+
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+
+    def action() -> Any:
+        from churnops.tracking import ensure_experiment
+
+        prepared, trained = load_trained(settings, run_id)
+        ensure_experiment(settings)
+        return evaluate_training(settings, prepared, trained, SilentProgress())
+
+    evaluated = _run(action)
+    summary = {"evaluation_run_id": evaluated.run_id, "test_metrics": evaluated.metrics, "parity_difference": evaluated.parity_difference}
+    print(json.dumps(summary) if as_json else "\n".join([f"evaluation run {evaluated.run_id}", *(f"  {k}: {v:.4f}" for k, v in evaluated.metrics.items())]))
+
+
+@app.command()
+def promote(
+    version: Annotated[int, typer.Option("--version", help="Registered version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the version and in a run).")] = "manual promotion",
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+) -> None:
+    """Force a version to champion, bypassing the gate; the decision is recorded."""
+    from churnops import registry
+    from churnops.tracking import connect, ensure_experiment
+
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
+
+    def action() -> None:
+        client = connect(settings)
+        registry.get_version(client, settings.model_name, version)
+        ensure_experiment(settings)
+        decision = registry.GateDecision(True, [f"forced: {reason}"])
+        registry.set_champion(client, settings.model_name, str(version), decision.reasons, forced=True)
+        registry.record_decision(settings, "promote", str(version), decision, {"forced": "true"}, {})
+
+    _run(action)
+    out.print(f"{settings.model_name}@champion -> version {version} (forced: {reason})")
+
+
+@app.command()
+def rollback(tracking_uri: TrackingOption = None, model_name: ModelNameOption = None) -> None:
+    """Move champion back to the previous champion."""
+    from churnops import registry
+    from churnops.tracking import connect, ensure_experiment
+
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
+
+    def action() -> tuple[str, str]:
+        client = connect(settings)
+        moved = registry.rollback(client, settings.model_name)
+        ensure_experiment(settings)
+        registry.record_decision(settings, "rollback", moved[1], registry.GateDecision(True, [f"rollback from version {moved[0]}"]), {"rolled_back_from": moved[0]}, {})
+        return moved
+
+    current, previous = _run(action)
+    out.print(f"{settings.model_name}@champion: version {current} -> version {previous}")
+
+
+@app.command()
+def runs(
+    metric: Annotated[str, typer.Option("--metric", help="Metric to rank by.")] = "cv_roc_auc_mean",
+    top: Annotated[int, typer.Option("--top", min=1)] = 10,
+    experiment: Annotated[str | None, typer.Option("--experiment")] = None,
+    ascending: Annotated[bool, typer.Option("--ascending", help="Lower is better (e.g. log_loss).")] = False,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The top runs of an experiment by a metric."""
+    from churnops.reports import top_runs
+
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    rows = _run(lambda: top_runs(settings, experiment or settings.experiment_name, metric, top, ascending))
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(title=f"Top {len(rows)} runs by {metric} ({'ascending' if ascending else 'descending'})")
+    for column in ("run_id", "name", "kind", metric, "started"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["run_id"][:12], row["name"], row["kind"], f"{row[metric]:.4f}", row["started"])
+    out.print(table)
+
+
+@app.command()
+def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL.")], dataset: DatasetOption = None) -> None:
+    """Check a CSV against a dataset contract without training."""
+    from churnops.pipeline import prepare
+
+    settings = _run(lambda: _settings(data=data, dataset=dataset))
+    prepared = _run(lambda: prepare(settings))
+    dataset_ = prepared.dataset
+    out.print(f"OK: {dataset_.n_rows} rows, positive rate {dataset_.target.mean():.3f}, fingerprint {dataset_.fingerprint[:12]}")
+
+
+@app.command()
+def synthesize(
+    output: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")] = Path("data/synthetic.csv"),
+    rows: Annotated[int, typer.Option("--rows", min=200)] = 5000,
+    seed: SeedOption = None,
+) -> None:
+    """Write a seeded synthetic Telco-like CSV."""
+    from churnops.data import synthetic
+
+    path = synthetic.write(output, rows=rows, seed=seed if seed is not None else 42)
+    out.print(f"wrote {rows} rows to {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,25 @@
+"""Errors a user can cause and fix. The CLI prints them without a traceback and exits non-zero."""
+
+
+class ChurnopsError(Exception):
+    """Base class: the message says what is wrong and what to do."""
+
+
+class ConfigError(ChurnopsError):
+    """A settings value or a dataset contract is invalid."""
+
+
+class DataError(ChurnopsError):
+    """An input file cannot be read or breaks the dataset contract."""
+
+
+class SourceError(ChurnopsError):
+    """A data source (path or URL) cannot be fetched or fails its checksum."""
+
+
+class RegistryError(ChurnopsError):
+    """A registry operation cannot be done (unknown version, no previous champion, ...)."""
+
+
+class TrackingServerError(ChurnopsError):
+    """The MLflow tracking server cannot be reached."""

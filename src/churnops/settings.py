@@ -1,0 +1,49 @@
+"""One settings object for the whole system: CHURNOPS_* environment variables, a .env file, CLI overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+
+
+class Settings(BaseSettings):
+    """Defaults run on a laptop: SQLite tracking store and a local artifact folder."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURNOPS_", env_file=".env", extra="forbid", validate_default=True)
+
+    # Tracking and registry
+    tracking_uri: str = Field("sqlite:///mlflow.db", description="MLflow tracking URI (sqlite:///..., http://host:5000, postgresql://...).")
+    artifact_location: str = Field("mlartifacts", description="Artifact root for new experiments when tracking to a database directly.")
+    experiment_name: str = "churn-training"
+    model_name: str = "churn-classifier"
+
+    # Data
+    dataset: Path = Field(Path("configs/telco.yaml"), description="Dataset contract YAML.")
+    data: str | None = Field(None, description="CSV path or http(s) URL; None means the built-in synthetic data.")
+    data_sha256: str | None = Field(None, description="Expected SHA-256 of a downloaded file.")
+    synthetic_rows: int = Field(5000, ge=200)
+    seed: int = 42
+    test_size: float = Field(0.2, gt=0.05, lt=0.5)
+    validation_size: float = Field(0.1, gt=0.05, lt=0.5)
+
+    # Search
+    families: list[Family] = ["logistic_regression", "random_forest", "gradient_boosting"]
+    search_trials: int = Field(24, ge=1, description="Optuna trials across all families.")
+    search_timeout_seconds: float | None = Field(None, gt=0)
+    cv_folds: int = Field(5, ge=2)
+    n_jobs: int = Field(2, description="Parallel CV folds.")
+
+    # Promotion gate
+    gate_min_roc_auc: float = Field(0.80, ge=0, le=1, description="Absolute floor for test ROC AUC.")
+    gate_min_pr_auc: float = Field(0.0, ge=0, le=1)
+    gate_tolerance: float = Field(0.005, ge=0, description="How much worse than the champion (test ROC AUC) is still accepted.")
+    parity_tolerance: float = Field(1e-5, gt=0, description="Max |p_fast - p_sklearn| for the fast inference artifact.")
+    threshold_metric: Literal["f1", "youden"] = "f1"
+
+    def tracking_is_local_database(self) -> bool:
+        return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))

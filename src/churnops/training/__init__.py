@@ -1,0 +1,1 @@
+"""Training: model families, hyper-parameter search, evaluation and the fast inference artifact."""
