@@ -55,6 +55,11 @@ class Prepared:
     contract: DatasetContract
     dataset: Dataset
     split: Split
+    data_path: Path
+
+    def dataset_source(self) -> str:
+        """What mlflow.log_input records as the dataset's source: the URL, or the local file read."""
+        return self.dataset.source if sources.is_url(self.dataset.source) else str(self.data_path.resolve())
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def prepare(settings: Settings) -> Prepared:
     path, source = acquire_data(settings, contract)
     dataset = load_dataset(path, contract, source=source)
     split = split_dataset(dataset, settings.test_size, settings.validation_size, settings.seed)
-    return Prepared(contract, dataset, split)
+    return Prepared(contract, dataset, split, path)
 
 
 def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained:
@@ -139,7 +144,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
         )
         full = dataset.features.assign(target=dataset.target)
         mlflow.log_input(
-            mlflow.data.from_pandas(full, source=dataset.source, name=contract.name, targets="target", digest=dataset.fingerprint[:20]),
+            mlflow.data.from_pandas(full, source=prepared.dataset_source(), name=contract.name, targets="target", digest=dataset.fingerprint[:20]),
             context="training",
         )
         progress.step("search")
@@ -287,13 +292,12 @@ def run_pipeline(settings: Settings, progress: Progress | None = None) -> Pipeli
         trained = train(settings, prepared, progress)
         evaluated = evaluate_training(settings, prepared, trained, progress)
         version, decision, gate_run_id = register_and_gate(settings, client, prepared, trained, evaluated, progress)
-    champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
     return PipelineResult(
         model_name=settings.model_name,
         version=version,
         promoted=decision.promote,
         reasons=decision.reasons,
-        champion_version=str(champion.version) if champion else None,
+        champion_version=registry.alias_version(client, settings.model_name, registry.CHAMPION),
         family=trained.family,
         params=trained.params,
         test_metrics=evaluated.metrics,

@@ -78,6 +78,12 @@ def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersio
         return None
 
 
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version number an alias points at, as a string (stores differ: int or str)."""
+    found = version_by_alias(client, name, alias)
+    return str(found.version) if found is not None else None
+
+
 def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVersion:
     try:
         return client.get_model_version(name, str(version))
