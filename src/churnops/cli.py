@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ def _settings(**overrides: Any) -> Any:
 
 def _run(action: Callable[[], T]) -> T:
     """Run a step; user errors are printed without a traceback and exit non-zero."""
+    # Under `mlflow run`, MLflow exports the project run's id; our steps open runs of their own.
+    os.environ.pop("MLFLOW_RUN_ID", None)
     try:
         return action()
     except ChurnopsError as error:
@@ -249,6 +252,29 @@ def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL."
     prepared = _run(lambda: prepare(settings))
     dataset_ = prepared.dataset
     out.print(f"OK: {dataset_.n_rows} rows, positive rate {dataset_.target.mean():.3f}, fingerprint {dataset_.fingerprint[:12]}")
+
+
+@app.command()
+def fetch(
+    dataset: DatasetOption = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Where to save the file (default data/<contract name>.csv).")] = None,
+) -> None:
+    """Download the contract's public data file and check its SHA-256."""
+    from churnops.data.contract import load_contract
+    from churnops.data.sources import download
+    from churnops.errors import ConfigError
+
+    settings = _run(lambda: _settings(dataset=dataset))
+
+    def action() -> Path:
+        contract = load_contract(settings.dataset)
+        if contract.download is None:
+            raise ConfigError(f"Contract '{settings.dataset}' has no 'download' section (url, sha256).")
+        target = output or Path("data") / f"{contract.name}.csv"
+        return download(contract.download.url, target, contract.download.sha256)
+
+    path = _run(action)
+    out.print(f"downloaded and verified {path}")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(0.005, ge=0, description="How much worse than the champion (test ROC AUC) is still accepted.")
     parity_tolerance: float = Field(1e-5, gt=0, description="Max |p_fast - p_sklearn| for the fast inference artifact.")
     threshold_metric: Literal["f1", "youden"] = "f1"
+
+    @field_validator("data", "data_sha256", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """`--data ""` (e.g. from MLproject defaults) means: use synthetic data."""
+        return None if isinstance(value, str) and value.strip() in ("", "synthetic") else value
 
     def tracking_is_local_database(self) -> bool:
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
