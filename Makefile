@@ -1,0 +1,28 @@
+# The two commands of the README:
+#   make run    create the environment, get data, run the pipeline, serve the MLflow UI
+#   make test   run every test
+# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000).
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PORT ?= 5000
+
+.PHONY: run test env pipeline ui benchmark clean
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+env: $(UV)
+	$(UV) sync --frozen
+
+run: env
+	UV=$(UV) DATA="$(DATA)" PORT=$(PORT) bash scripts/run.sh
+
+test: env
+	$(UV) run --frozen pytest
+
+benchmark: env
+	$(UV) run --frozen python benchmarks/train.py
+
+clean:
+	rm -rf mlflow.db mlartifacts .churnops
