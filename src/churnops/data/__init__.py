@@ -1,0 +1,1 @@
+"""Data: the dataset contract, sources, loading + validation, and the split."""

@@ -1,0 +1,152 @@
+"""The dataset contract: a YAML file that declares columns, types, allowed values and the target.
+
+Nothing else in the package names a dataset column; everything is driven by this object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from churnops.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One input column of the model."""
+
+    type: Literal["categorical", "integer", "number"]
+    values: list[str] | None = None
+    encoding: dict[int | str, str] | None = Field(
+        default=None, description="Raw file value -> contract value, applied before validation."
+    )
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    example: str | float | int | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _categorical_has_values(self) -> ColumnSpec:
+        if self.type == "categorical" and not self.values:
+            raise ValueError("a categorical column needs a non-empty 'values' list")
+        if self.type != "categorical" and self.values:
+            raise ValueError("'values' is only allowed for categorical columns")
+        return self
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type != "categorical"
+
+    def example_value(self) -> str | float | int:
+        """A valid example for docs and tests."""
+        if self.example is not None:
+            return self.example
+        if self.values:
+            return self.values[0]
+        low = self.min if self.min is not None else 0.0
+        return int(low) if self.type == "integer" else float(low)
+
+
+class TargetSpec(_Strict):
+    column: str
+    positive: str
+    negative: str
+
+
+class DownloadSpec(_Strict):
+    url: str
+    sha256: str | None = None
+
+
+class EngineeredFeature(_Strict):
+    """A feature computed inside the model pipeline from contract columns."""
+
+    name: str
+    kind: Literal["ratio", "count_equal"]
+    columns: list[str]
+    value: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _shape(self) -> EngineeredFeature:
+        if self.kind == "ratio" and len(self.columns) != 2:
+            raise ValueError("a 'ratio' feature takes exactly two columns: [numerator, denominator]")
+        if self.kind == "count_equal" and (self.value is None or not self.columns):
+            raise ValueError("a 'count_equal' feature needs 'columns' and the 'value' to count")
+        return self
+
+
+class DatasetContract(_Strict):
+    name: str
+    description: str = ""
+    download: DownloadSpec | None = None
+    id_column: str | None = None
+    target: TargetSpec
+    min_rows_per_class: int = Field(default=20, ge=2)
+    columns: dict[str, ColumnSpec]
+    engineered_features: list[EngineeredFeature] = []
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> DatasetContract:
+        for feature in self.engineered_features:
+            for column in feature.columns:
+                if column not in self.columns:
+                    raise ValueError(f"engineered feature '{feature.name}' uses unknown column '{column}'")
+            wanted_type = "categorical" if feature.kind == "count_equal" else None
+            for column in feature.columns:
+                spec = self.columns[column]
+                if wanted_type and spec.type != wanted_type:
+                    raise ValueError(f"'{feature.name}' counts values of '{column}', which is not categorical")
+                if feature.kind == "ratio" and not spec.is_numeric:
+                    raise ValueError(f"'{feature.name}' divides '{column}', which is not numeric")
+        if self.target.column in self.columns or self.target.column == self.id_column:
+            raise ValueError(f"target column '{self.target.column}' must not also be a feature or the id")
+        return self
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return [name for name, spec in self.columns.items() if spec.type == "categorical"]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        return [name for name, spec in self.columns.items() if spec.is_numeric]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns a training file must have."""
+        id_columns = [self.id_column] if self.id_column else []
+        return [*id_columns, *self.columns, self.target.column]
+
+    def example_record(self) -> dict[str, str | float | int]:
+        return {name: spec.example_value() for name, spec in self.columns.items()}
+
+
+def load_contract(path: str | Path) -> DatasetContract:
+    """Read and check a contract YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Dataset contract '{path}' does not exist. Pass --dataset with a contract YAML such as configs/telco.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"Dataset contract '{path}' is not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Dataset contract '{path}' must be a YAML mapping (name, target, columns, ...).")
+    try:
+        return DatasetContract.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}" for issue in error.errors()
+        )
+        raise ConfigError(f"Dataset contract '{path}' is invalid: {problems}") from error

@@ -1,0 +1,255 @@
+"""Read a CSV, cope with common export variants, and validate it against the dataset contract.
+
+Every failure becomes a DataError naming the file, the column and the first offending rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from churnops.data.contract import ColumnSpec, DatasetContract
+from churnops.errors import DataError
+
+DELIMITERS = (",", ";", "\t", "|")
+SHOWN_ROWS = 5  # how many offending rows an error message lists
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated table: model inputs, the 0/1 target and the ids, plus where it came from."""
+
+    features: pd.DataFrame
+    target: pd.Series
+    ids: pd.Series | None
+    source: str
+    fingerprint: str
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.features)
+
+
+def load_dataset(path: str | Path, contract: DatasetContract, source: str | None = None) -> Dataset:
+    """Load `path`, validate it against `contract` and return model-ready data."""
+    path = Path(path)
+    raw = _read_csv(path)
+    _check_columns(raw, contract, path)
+    raw = _apply_encodings(raw, contract)
+    validated = _validate(raw, contract, path)
+    target_column = contract.target
+    target = (validated[target_column.column] == target_column.positive).astype("int64").rename("target")
+    _check_class_sizes(target, contract, path)
+    features = to_model_frame(validated[contract.feature_columns], contract)
+    ids = validated[contract.id_column].astype(object) if contract.id_column else None
+    return Dataset(
+        features=features,
+        target=target,
+        ids=ids,
+        source=source or str(path),
+        fingerprint=fingerprint(features, target),
+    )
+
+
+def to_model_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """The exact column order and dtypes the model is trained and served with."""
+    columns = {}
+    for name, spec in contract.columns.items():
+        columns[name] = _as_model_dtype(frame[name], spec)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _as_model_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:
+    if spec.type == "categorical":
+        return values.astype(object).where(values.notna(), None)
+    if spec.type == "integer" and not spec.nullable:
+        return pd.to_numeric(values).astype("int64")
+    return pd.to_numeric(values).astype("float64")
+
+
+def fingerprint(features: pd.DataFrame, target: pd.Series) -> str:
+    """SHA-256 of the validated content: the same rows give the same hash whatever the file's format."""
+    hashed = pd.util.hash_pandas_object(pd.concat([features, target], axis=1), index=False)
+    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"Data file '{path}' does not exist. Check the path, or run `churnops synthesize` to create a sample file.")
+    if not path.is_file():
+        raise DataError(f"Data path '{path}' is a directory, not a CSV file.")
+    content = path.read_bytes()
+    if not content.strip():
+        raise DataError(f"Data file '{path}' is empty. Expected a CSV with a header row and one row per customer.")
+    if b"\x00" in content[:8192]:
+        raise DataError(f"Data file '{path}' is not a CSV: it contains binary data. Export the table as CSV (comma or semicolon separated).")
+    try:
+        text = content.decode("utf-8-sig")  # also strips a UTF-8 byte-order mark
+    except UnicodeDecodeError as error:
+        raise DataError(f"Data file '{path}' is not UTF-8 text (byte {error.start}). Re-export it as a UTF-8 CSV.") from error
+    header = text.splitlines()[0]
+    delimiter = max(DELIMITERS, key=header.count)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
+    if frame.empty:
+        raise DataError(f"Data file '{path}' has a header but no data rows.")
+    frame.columns = [str(column).strip() for column in frame.columns]
+    frame = frame.apply(lambda column: column.str.strip())
+    frame = frame.mask(frame == "")  # blank cells are missing values
+    frame.index = frame.index + 2  # index = line number in the file (line 1 is the header)
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path) -> None:
+    present = list(frame.columns)
+    missing = [column for column in contract.required_columns if column not in present]
+    if not missing:
+        return
+    problems = []
+    for column in missing:
+        unexpected = [name for name in present if name not in contract.required_columns]
+        close = difflib.get_close_matches(column, unexpected, n=1, cutoff=0.6) or [
+            name for name in unexpected if name.lower() == column.lower()
+        ]
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append(f"'{column}'{hint}")
+    if len(present) == 1 and len(contract.required_columns) > 1:
+        raise DataError(
+            f"Data file '{path}' is not a CSV the contract '{contract.name}' can read: found a single column "
+            f"'{present[0][:60]}'. Expected columns separated by ',' or ';'."
+        )
+    raise DataError(
+        f"Data file '{path}' is missing column(s) {', '.join(problems)} required by contract '{contract.name}'. "
+        "Rename the column(s) in the file or edit the contract."
+    )
+
+
+def _apply_encodings(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    frame = frame.copy()
+    for name, spec in contract.columns.items():
+        if spec.encoding:
+            mapping = {str(raw): value for raw, value in spec.encoding.items()}
+            frame[name] = frame[name].map(lambda cell, mapping=mapping: mapping.get(cell, cell) if isinstance(cell, str) else cell)
+    return frame
+
+
+def _schema(contract: DatasetContract) -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {}
+    for name, spec in contract.columns.items():
+        checks = []
+        if spec.type == "categorical":
+            checks.append(pa.Check.isin(spec.values or []))
+            dtype: type = str
+        else:
+            dtype = float  # numbers are converted (and type errors reported) before the schema runs
+            if spec.min is not None:
+                checks.append(pa.Check.ge(spec.min))
+            if spec.max is not None:
+                checks.append(pa.Check.le(spec.max))
+        columns[name] = pa.Column(dtype, checks=checks, nullable=spec.nullable)
+    target = contract.target
+    columns[target.column] = pa.Column(str, pa.Check.isin([target.positive, target.negative]), nullable=False)
+    if contract.id_column:
+        columns[contract.id_column] = pa.Column(str, nullable=False, unique=True)
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def _validate(frame: pd.DataFrame, contract: DatasetContract, path: Path) -> pd.DataFrame:
+    frame, type_errors = _convert_numbers(frame[contract.required_columns], contract)
+    try:
+        validated = _schema(contract).validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        failures = errors.failure_cases
+        # A cell that is not a number was already reported as such; do not report it twice as missing.
+        already = failures.apply(lambda row: (row["column"], row["index"]) in type_errors.cells, axis=1)
+        raise DataError(_describe_failures(failures[~already], contract, path, type_errors.lines)) from None
+    if type_errors.lines:
+        raise DataError(_describe_failures(None, contract, path, type_errors.lines))
+    return validated
+
+
+@dataclass
+class _TypeErrors:
+    lines: list[str]
+    cells: set[tuple[str, int]]
+
+
+def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract) -> tuple[pd.DataFrame, _TypeErrors]:
+    """Numeric columns to float; cells that are not (whole) numbers become missing and are reported."""
+    frame = frame.copy()
+    found = _TypeErrors([], set())
+    for name, spec in contract.columns.items():
+        if not spec.is_numeric:
+            continue
+        raw = frame[name]
+        numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = raw.notna() & numbers.isna()
+        if spec.type == "integer":
+            bad |= numbers.notna() & (numbers % 1 != 0)
+        if bad.any():
+            offending = pd.DataFrame({"index": raw.index[bad], "failure_case": raw[bad].to_numpy()})
+            kind = "whole numbers" if spec.type == "integer" else "numbers"
+            found.lines.append(f"  - column '{name}': expected {kind}; {_rows(offending)}")
+            found.cells.update((name, int(index)) for index in raw.index[bad])
+        frame[name] = numbers.mask(bad)
+    return frame, found
+
+
+def _describe_failures(failures: pd.DataFrame | None, contract: DatasetContract, path: Path, first_lines: list[str]) -> str:
+    lines = [f"Data file '{path}' breaks contract '{contract.name}':", *first_lines]
+    if failures is not None:
+        for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
+            lines.append(f"  - column '{column}': {_explain(str(column), str(check), contract)}; {_rows(group)}")
+    lines.append("Fix these rows in the file, or update the contract if the new values are legitimate.")
+    return "\n".join(lines)
+
+
+def _explain(column: str, check: str, contract: DatasetContract) -> str:
+    spec = contract.columns.get(column)
+    if check == "not_nullable":
+        return "missing value where the contract requires one"
+    if column == contract.target.column:
+        return f"target values must be exactly '{contract.target.positive}' or '{contract.target.negative}'"
+    if check.startswith("isin") and spec is not None:
+        return f"unknown category (allowed: {', '.join(spec.values or [])})"
+    if check.startswith("coerce_dtype") and spec is not None:
+        return f"expected {'whole numbers' if spec.type == 'integer' else 'numbers'}"
+    if check.startswith(("greater_than", "less_than")) and spec is not None:
+        return f"value out of range [{spec.min}, {spec.max}]"
+    if "unique" in check:
+        return "duplicate id (each row must be a distinct customer)"
+    return f"failed check {check}"
+
+
+def _rows(group: pd.DataFrame) -> str:
+    shown = group.head(SHOWN_ROWS)
+    cases = ", ".join(
+        f"line {int(index)}: {_shown(case)}" if pd.notna(index) else _shown(case)
+        for index, case in zip(shown["index"], shown["failure_case"], strict=True)
+    )
+    more = f" (and {len(group) - SHOWN_ROWS} more)" if len(group) > SHOWN_ROWS else ""
+    return f"{len(group)} row(s), first: {cases}{more}"
+
+
+def _shown(case: object) -> str:
+    return "(blank)" if case is None or (isinstance(case, float) and pd.isna(case)) else repr(case)
+
+
+def _check_class_sizes(target: pd.Series, contract: DatasetContract, path: Path) -> None:
+    counts = {contract.target.positive: int(target.sum()), contract.target.negative: int((1 - target).sum())}
+    too_few = {label: count for label, count in counts.items() if count < contract.min_rows_per_class}
+    if too_few:
+        described = ", ".join(f"'{label}': {count}" for label, count in too_few.items())
+        raise DataError(
+            f"Data file '{path}' has too few rows of a class in '{contract.target.column}' ({described}); "
+            f"the contract needs at least {contract.min_rows_per_class} of each to train and evaluate."
+        )
