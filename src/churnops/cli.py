@@ -189,11 +189,8 @@ def promote(
 
     def action() -> None:
         client = connect(settings)
-        registry.get_version(client, settings.model_name, version)
         ensure_experiment(settings)
-        decision = registry.GateDecision(True, [f"forced: {reason}"])
-        registry.set_champion(client, settings.model_name, str(version), decision.reasons, forced=True)
-        registry.record_decision(settings, "promote", str(version), decision, {"forced": "true"}, {})
+        registry.force_promote(client, settings, str(version), reason)
 
     _run(action)
     out.print(f"{settings.model_name}@champion -> version {version} (forced: {reason})")
@@ -209,10 +206,8 @@ def rollback(tracking_uri: TrackingOption = None, model_name: ModelNameOption = 
 
     def action() -> tuple[str, str]:
         client = connect(settings)
-        moved = registry.rollback(client, settings.model_name)
         ensure_experiment(settings)
-        registry.record_decision(settings, "rollback", moved[1], registry.GateDecision(True, [f"rollback from version {moved[0]}"]), {"rolled_back_from": moved[0]}, {})
-        return moved
+        return registry.rollback_and_record(client, settings)
 
     current, previous = _run(action)
     out.print(f"{settings.model_name}@champion: version {current} -> version {previous}")
@@ -261,17 +256,12 @@ def fetch(
 ) -> None:
     """Download the contract's public data file and check its SHA-256."""
     from churnops.data.contract import load_contract
-    from churnops.data.sources import download
-    from churnops.errors import ConfigError
+    from churnops.data.sources import fetch_contract_data
 
     settings = _run(lambda: _settings(dataset=dataset))
 
     def action() -> Path:
-        contract = load_contract(settings.dataset)
-        if contract.download is None:
-            raise ConfigError(f"Contract '{settings.dataset}' has no 'download' section (url, sha256).")
-        target = output or Path("data") / f"{contract.name}.csv"
-        return download(contract.download.url, target, contract.download.sha256)
+        return fetch_contract_data(load_contract(settings.dataset), output)
 
     path = _run(action)
     out.print(f"downloaded and verified {path}")

@@ -143,3 +143,18 @@ def record_decision(
             mlflow.log_metrics(metrics)
         mlflow.log_dict({"action": action, "version": version, "promote": decision.promote, "reasons": decision.reasons}, "decision.json")
     return str(run.info.run_id)
+
+
+def force_promote(client: MlflowClient, settings: Settings, version: str, reason: str) -> str:
+    """Make `version` champion without the gate; recorded on the version and in a run. Returns the run id."""
+    get_version(client, settings.model_name, version)
+    decision = GateDecision(True, [f"forced: {reason}"])
+    set_champion(client, settings.model_name, version, decision.reasons, forced=True)
+    return record_decision(settings, "promote", version, decision, {"forced": "true"}, {})
+
+
+def rollback_and_record(client: MlflowClient, settings: Settings) -> tuple[str, str]:
+    """`rollback`, plus a run that records it. Returns (from_version, to_version)."""
+    current, previous = rollback(client, settings.model_name)
+    record_decision(settings, "rollback", previous, GateDecision(True, [f"rollback from version {current}"]), {"rolled_back_from": current}, {})
+    return current, previous

@@ -163,3 +163,29 @@ def test_runs_command_lists_top_runs(first_run) -> None:
     rows = json.loads(result.output)
     assert len(rows) == 2
     assert rows[0]["cv_roc_auc_mean"] >= rows[1]["cv_roc_auc_mean"]
+
+
+def test_same_data_and_seed_give_the_same_metrics(first_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, first = first_run
+    monkeypatch.chdir(tmp_path)
+    again = run_pipeline(fast_settings(tmp_path))
+    assert again.data_fingerprint == first.data_fingerprint
+    assert again.family == first.family and again.params == first.params
+    assert again.cv_roc_auc_mean == first.cv_roc_auc_mean
+    assert again.test_metrics == first.test_metrics
+    assert again.threshold == first.threshold
+
+
+def test_bad_file_fails_cleanly_and_registers_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_csv: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(synthetic_csv.read_text().replace("Month-to-month", "Monthly", 1))
+    settings = fast_settings(tmp_path)
+    result = CliRunner().invoke(
+        app, ["pipeline", "--data", str(bad), "--tracking-uri", settings.tracking_uri, "--dataset", str(settings.dataset)]
+    )
+    assert result.exit_code == 1
+    assert "unknown category" in result.output and "'Contract'" in result.output and "Monthly" in result.output
+    assert "Traceback" not in result.output
+    client = connect(settings)
+    assert client.search_registered_models() == []

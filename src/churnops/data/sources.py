@@ -7,7 +7,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from churnops.errors import SourceError
+from churnops.data.contract import DatasetContract
+from churnops.errors import ConfigError, SourceError
 
 CHUNK = 1 << 16
 
@@ -65,3 +66,11 @@ def resolve(source: str, cache_dir: Path, sha256: str | None = None) -> Path:
     if sha256 and path.is_file() and sha256_of(path) != sha256.lower():
         raise SourceError(f"File '{path}' does not match the expected SHA-256 {sha256.lower()}.")
     return path
+
+
+def fetch_contract_data(contract: DatasetContract, destination: Path | None = None) -> Path:
+    """Download the public file a contract names (its `download` section), verified by SHA-256."""
+    if contract.download is None:
+        raise ConfigError(f"Contract '{contract.name}' has no 'download' section (url, sha256) to fetch from.")
+    target = destination or Path("data") / f"{contract.name}.csv"
+    return download(contract.download.url, target, contract.download.sha256)
