@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import mlflow
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
@@ -144,7 +145,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
         )
         full = dataset.features.assign(target=dataset.target)
         mlflow.log_input(
-            mlflow.data.from_pandas(full, source=prepared.dataset_source(), name=contract.name, targets="target", digest=dataset.fingerprint[:20]),
+            from_pandas(full, source=prepared.dataset_source(), name=contract.name, targets="target", digest=dataset.fingerprint[:20]),
             context="training",
         )
         progress.step("search")
