@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -30,7 +31,7 @@ def top_runs(settings: Settings, experiment: str, metric: str, top: int, ascendi
             "name": run.info.run_name or "",
             "kind": run.data.tags.get("churnops.kind", ""),
             metric: run.data.metrics[metric],
-            "started": mlflow.utils.time.conv_longdate_to_str(run.info.start_time) if hasattr(mlflow.utils, "time") else str(run.info.start_time),
+            "started": datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         }
         for run in runs
     ]

@@ -97,12 +97,10 @@ class DatasetContract(_Strict):
     def _references_exist(self) -> DatasetContract:
         for feature in self.engineered_features:
             for column in feature.columns:
-                if column not in self.columns:
+                spec = self.columns.get(column)
+                if spec is None:
                     raise ValueError(f"engineered feature '{feature.name}' uses unknown column '{column}'")
-            wanted_type = "categorical" if feature.kind == "count_equal" else None
-            for column in feature.columns:
-                spec = self.columns[column]
-                if wanted_type and spec.type != wanted_type:
+                if feature.kind == "count_equal" and spec.is_numeric:
                     raise ValueError(f"'{feature.name}' counts values of '{column}', which is not categorical")
                 if feature.kind == "ratio" and not spec.is_numeric:
                     raise ValueError(f"'{feature.name}' divides '{column}', which is not numeric")

@@ -114,9 +114,9 @@ def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path) -
     missing = [column for column in contract.required_columns if column not in present]
     if not missing:
         return
+    unexpected = [name for name in present if name not in contract.required_columns]
     problems = []
     for column in missing:
-        unexpected = [name for name in present if name not in contract.required_columns]
         close = difflib.get_close_matches(column, unexpected, n=1, cutoff=0.6) or [
             name for name in unexpected if name.lower() == column.lower()
         ]
