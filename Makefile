@@ -1,11 +1,12 @@
 # The two commands of the README:
-#   make run    create the environment, get data, run the pipeline, serve the MLflow UI
+#   make run    create the environment, get data, run the pipeline, serve the MLflow UI and the API
 #   make test   run every test
-# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000).
+# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000).
 
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PORT ?= 5000
+API_PORT ?= 8000
 
 .PHONY: run test env pipeline ui benchmark clean
 
@@ -16,13 +17,14 @@ env: $(UV)
 	$(UV) sync --frozen
 
 run: env
-	UV=$(UV) DATA="$(DATA)" PORT=$(PORT) bash scripts/run.sh
+	UV=$(UV) DATA="$(DATA)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
 
 test: env
 	$(UV) run --frozen pytest
 
 benchmark: env
 	$(UV) run --frozen python benchmarks/train.py
+	$(UV) run --frozen python benchmarks/serve.py
 
 clean:
-	rm -rf mlflow.db mlartifacts .churnops
+	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm mlflow-ui.log

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Main job: get data (your CSV, else the IBM Telco download, else synthetic), run the pipeline,
-# then serve the MLflow UI. Called by `make run`; the environment already exists.
+# then serve the MLflow UI and the prediction API side by side. Called by `make run`; the
+# environment already exists.
 set -euo pipefail
 UV=${UV:-uv}
 PORT=${PORT:-5000}
+API_PORT=${API_PORT:-8000}
 DATA=${DATA:-}
 
 if [[ -z "$DATA" ]]; then
@@ -17,7 +19,19 @@ fi
 
 "$UV" run --frozen churnops pipeline --dataset configs/telco.yaml ${DATA:+--data "$DATA"}
 
+# The MLflow UI in the background, the prediction API in the foreground; Ctrl+C stops both.
+"$UV" run --frozen mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port "$PORT" --workers 1 > mlflow-ui.log 2>&1 &
+UI_PID=$!
+trap 'kill $UI_PID 2>/dev/null || true' EXIT
+
+EXAMPLE=$("$UV" run --frozen python -c "import json; from churnops.data.contract import load_contract; print(json.dumps(load_contract('configs/telco.yaml').example_record()))")
 echo
-echo "MLflow UI:  http://127.0.0.1:${PORT}   (experiment 'churn-training', model 'churn-classifier')"
-echo "Stop it with Ctrl+C."
-exec "$UV" run --frozen mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port "$PORT"
+echo "MLflow UI:       http://127.0.0.1:${PORT}   (experiment 'churn-training', model 'churn-classifier')"
+echo "Prediction API:  http://127.0.0.1:${API_PORT}   (interactive docs: http://127.0.0.1:${API_PORT}/docs)"
+echo
+echo "Try it:"
+echo "  curl -s -X POST http://127.0.0.1:${API_PORT}/predict -H 'Content-Type: application/json' -d '${EXAMPLE}'"
+echo
+echo "Stop both with Ctrl+C."
+echo
+"$UV" run --frozen churnops serve --dataset configs/telco.yaml --port "$API_PORT"

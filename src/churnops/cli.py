@@ -280,5 +280,42 @@ def synthesize(
     out.print(f"wrote {rows} rows to {path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 in containers).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    dataset: DatasetOption = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL (default sqlite:///predictions.db).")] = None,
+) -> None:
+    """Serve the registry's champion as a REST API (docs at /docs); follows the alias as it moves."""
+    import uvicorn
+
+    from churnops.serving.jobs import settings_environment
+    from churnops.serving.logs import configure_json_logging
+
+    settings = _run(
+        lambda: _settings(api_host=host, api_port=port, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset, store_url=store_url)
+    )
+    # Workers build their settings from the environment, so everything chosen here is passed that way.
+    os.environ.update(settings_environment(settings))
+    # A down tracking server must not stall the alias poller for minutes of HTTP retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    configure_json_logging(settings.log_level)
+    uvicorn.run(
+        "churnops.serving.app:create_app_from_environment",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
 if __name__ == "__main__":
     app()

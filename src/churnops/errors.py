@@ -23,3 +23,7 @@ class RegistryError(ChurnopsError):
 
 class TrackingServerError(ChurnopsError):
     """The MLflow tracking server cannot be reached."""
+
+
+class StoreError(ChurnopsError):
+    """The prediction store database cannot be read or reached right now."""

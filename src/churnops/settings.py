@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
@@ -45,11 +45,32 @@ class Settings(BaseSettings):
     parity_tolerance: float = Field(1e-5, gt=0, description="Max |p_fast - p_sklearn| for the fast inference artifact.")
     threshold_metric: Literal["f1", "youden"] = "f1"
 
+    # Serving (churnops serve)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(None, description="Key for /admin endpoints (X-API-Key header); admin is disabled when unset.")
+    serve_alias: str = Field("champion", description="Registry alias the API serves and follows.")
+    alias_poll_seconds: float = Field(10.0, gt=0, description="How often the API checks whether the alias moved.")
+    max_batch_size: int = Field(1000, ge=1, description="Most customers accepted by /predict/batch and /invocations.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Prediction store
+    store_url: str = Field("sqlite:///predictions.db", description="SQLAlchemy URL of the prediction store (SQLite or postgresql://...).")
+    spool_dir: Path = Field(Path(".churnops/spool"), description="Where records wait on disk while the store is unreachable.")
+    store_batch_size: int = Field(500, ge=1, description="Most records written in one transaction.")
+    store_flush_seconds: float = Field(0.2, gt=0, description="Longest a record waits in memory before it is written.")
+    store_retry_seconds: float = Field(5.0, gt=0, description="How often spooled records are retried while the store is down.")
+
     @field_validator("data", "data_sha256", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         """`--data ""` (e.g. from MLproject defaults) means: use synthetic data."""
         return None if isinstance(value, str) and value.strip() in ("", "synthetic") else value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def tracking_is_local_database(self) -> bool:
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))

@@ -54,32 +54,54 @@ def free_port() -> int:
 def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.0) -> Iterator[str]:
     """`mlflow server` with artifact serving on; yields its URL once /health answers."""
     port = free_port()
-    log = artifacts.parent / "mlflow-server.log"
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", backend_store_uri,
         "--serve-artifacts", "--artifacts-destination", artifacts.as_uri(),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+    with _server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
+        yield url
+
+
+@contextmanager
+def churnops_api(environment: dict[str, str], log: Path, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
+    """`churnops serve` as a real uvicorn process; yields its URL once /health answers. Stopped with SIGTERM (graceful)."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **environment}
+    command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
+    with _server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
+        yield url
+
+
+@contextmanager
+def _server_process(
+    command: list[str], port: int, log: Path, timeout: float, stop_timeout: float, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start `command`, wait until its /health answers, yield its URL; SIGTERM (then SIGKILL) at the end."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)  # noqa: S603
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"mlflow server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(url + "/health", timeout=2):  # noqa: S310
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"mlflow server did not answer within {timeout}s:\n{log.read_text()[-3000:]}") from None
-                    time.sleep(0.5)
+            _wait_for(url + "/health", process, log, timeout, " ".join(command[2:4]))
             yield url
         finally:
             process.terminate()
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not answer within {timeout}s:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -51,7 +52,18 @@ class OnnxChurnModel:
         }
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        probabilities = self.session.run([self.probability_output], self.feed(frame))[0]
+        return self._run(self.feed(frame))
+
+    def predict_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """Score validated records without building a DataFrame (the API's per-request path)."""
+        feed = {
+            name: np.array([record[name] for record in records], dtype=object if name in self.categorical else np.float64).reshape(-1, 1)
+            for name in self.columns
+        }
+        return self._run(feed)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        probabilities = self.session.run([self.probability_output], feed)[0]
         return np.asarray(probabilities[:, 1], dtype=np.float64)
 
 

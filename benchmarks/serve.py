@@ -1,0 +1,208 @@
+"""Serving benchmark: churnops' API beside `mlflow models serve` on the same model version, in one run.
+
+Trains one version on the Telco CSV (or synthetic data when the file is absent) into a temporary
+registry, serves it behind `mlflow models serve` and behind `churnops serve` (one worker each), and
+drives both with wrk (C, from Debian: `apt-get install wrk`):
+
+* single customer: churnops `POST /predict` vs mlflow `POST /invocations` (dataframe_records, 1 row),
+  at 1 and 8 connections: req/s, p50, p99 and the ratios;
+* 1000-customer batches: `POST /predict/batch` vs `POST /invocations`: rows/s and the ratio.
+
+Targets on this machine: >= 30x mlflow's single-customer throughput at 8 connections; p50 <= 2 ms at 1.
+
+    uv run python benchmarks/serve.py [--data PATH] [--seconds 10] [--trials 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.servers import free_port  # noqa: E402  (a free local port; shared with the tests)
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BODY_FILE"), "r")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="training CSV (synthetic data when missing)")
+    parser.add_argument("--seconds", type=int, default=10, help="measured seconds per scenario (after a 2 s warm-up)")
+    parser.add_argument("--trials", type=int, default=4, help="search trials for the benchmarked model")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: `apt-get install wrk` (Debian), then run again.")
+
+    with tempfile.TemporaryDirectory(prefix="churnops-serve-bench-") as folder_name:
+        folder = Path(folder_name)
+        data = args.data if Path(args.data).is_file() else None
+        tracking_uri, version, customers = train_model(folder, data, args.trials)
+        env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+        mlflow_port, churnops_port = free_port(), free_port()
+        servers = [
+            start(
+                [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/churn-classifier/{version}", "--env-manager", "local",
+                 "--workers", "1", "--host", "127.0.0.1", "--port", str(mlflow_port)],
+                env, folder / "mlflow-serve.log", f"http://127.0.0.1:{mlflow_port}/ping",
+            ),
+            start(
+                [sys.executable, "-m", "churnops", "serve", "--workers", "1", "--port", str(churnops_port)],
+                {**env, "CHURNOPS_TRACKING_URI": tracking_uri, "CHURNOPS_DATASET": str(ROOT / "configs" / "telco.yaml"),
+                 "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions.db'}", "CHURNOPS_SPOOL_DIR": str(folder / "spool"),
+                 "CHURNOPS_LOG_LEVEL": "WARNING"},
+                folder / "churnops-serve.log", f"http://127.0.0.1:{churnops_port}/ready",
+            ),
+        ]
+        try:
+            mlflow_url, churnops_url = f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{churnops_port}"
+            one, batch = customers[0], (customers * (1000 // len(customers) + 1))[:1000]
+            bodies = {
+                "churnops_one": write(folder, "one.json", one),
+                "mlflow_one": write(folder, "mlflow-one.json", {"dataframe_records": [one]}),
+                "churnops_batch": write(folder, "batch.json", {"customers": batch}),
+                "mlflow_batch": write(folder, "mlflow-batch.json", {"dataframe_records": batch}),
+            }
+            check_same_answer(churnops_url, mlflow_url, one)
+            print(f"model version {version} served by both (1 worker each); {args.seconds} s per scenario\n")
+            results: dict[str, Load] = {}
+            for connections in (1, 8):
+                results[f"mlflow_one_{connections}"] = wrk(mlflow_url + "/invocations", bodies["mlflow_one"], connections, args.seconds, folder)
+                results[f"churnops_one_{connections}"] = wrk(churnops_url + "/predict", bodies["churnops_one"], connections, args.seconds, folder)
+            results["mlflow_batch"] = wrk(mlflow_url + "/invocations", bodies["mlflow_batch"], 2, args.seconds, folder)
+            results["churnops_batch"] = wrk(churnops_url + "/predict/batch", bodies["churnops_batch"], 2, args.seconds, folder)
+            report(results)
+        finally:
+            for process in servers:
+                process.terminate()
+                process.wait(timeout=60)
+
+
+def train_model(folder: Path, data: str | None, trials: int) -> tuple[str, str, list[dict[str, Any]]]:
+    from churnops.data.loading import to_model_frame
+    from churnops.pipeline import prepare, run_pipeline
+    from churnops.settings import Settings
+
+    tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
+    settings = Settings(
+        tracking_uri=tracking_uri, artifact_location=str(folder / "mlartifacts"), dataset=ROOT / "configs" / "telco.yaml",
+        data=data, search_trials=trials, gate_min_roc_auc=0.0,
+    )
+    print(f"training on {data or 'synthetic data'} ({trials} trials) ...", flush=True)
+    result = run_pipeline(settings)
+    print(f"version {result.version}: {result.family}, test ROC AUC {result.test_metrics['roc_auc']:.4f}", flush=True)
+    test = prepare(settings).split.test.features
+    frame = to_model_frame(test, prepare(settings).contract).dropna().head(50)
+    customers = json.loads(frame.to_json(orient="records"))
+    return tracking_uri, result.version, customers
+
+
+def start(command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float = 180) -> subprocess.Popen[bytes]:
+    output = log.open("wb")
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)  # noqa: S603
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{command[2:5]} exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2):  # noqa: S310
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    sys.exit(f"{ready_url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def write(folder: Path, name: str, payload: Any) -> Path:
+    path = folder / name
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def post(url: str, payload: Any) -> Any:
+    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def check_same_answer(churnops_url: str, mlflow_url: str, customer: dict[str, Any]) -> None:
+    """Both servers must answer the same probability, or the comparison means nothing."""
+    ours = post(churnops_url + "/predict", customer)["churn_probability"]
+    theirs = post(mlflow_url + "/invocations", {"dataframe_records": [customer]})["predictions"][0][1]
+    if abs(ours - theirs) > 1e-5:
+        sys.exit(f"the two servers disagree: churnops {ours} vs mlflow {theirs}")
+    print(f"same answer from both: P(churn) = {ours:.6f} vs {theirs:.6f}")
+
+
+def wrk(url: str, body: Path, connections: int, seconds: int, folder: Path) -> Load:
+    script = folder / "post.lua"
+    script.write_text(LUA, encoding="utf-8")
+    threads = min(connections, 2)
+    env = {**os.environ, "BODY_FILE": str(body)}
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "-s", str(script), "--latency", "--timeout", "30s"]
+    subprocess.run([*base, "-d2s", url], env=env, capture_output=True, check=True)  # noqa: S603 - warm-up
+    output = subprocess.run([*base, f"-d{seconds}s", url], env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> Load:
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    errors = sum(int(value) for value in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors += int(non_2xx.group(1)) if non_2xx else 0
+    return Load(rate, _percentile(output, "50%"), _percentile(output, "99%"), errors)
+
+
+def _percentile(output: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def report(results: dict[str, Load]) -> None:
+    print(f"{'scenario':<34}{'mlflow':>22}{'churnops':>22}{'ratio':>9}")
+    for connections in (1, 8):
+        theirs, ours = results[f"mlflow_one_{connections}"], results[f"churnops_one_{connections}"]
+        print(f"{f'1 customer, {connections} conn: req/s':<34}{theirs.requests_per_second:>22.1f}{ours.requests_per_second:>22.1f}"
+              f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x")
+        print(f"{'   p50 / p99 ms':<34}{f'{theirs.p50_ms:.2f} / {theirs.p99_ms:.2f}':>22}{f'{ours.p50_ms:.2f} / {ours.p99_ms:.2f}':>22}"
+              f"{theirs.p50_ms / ours.p50_ms:>8.1f}x")
+    theirs, ours = results["mlflow_batch"], results["churnops_batch"]
+    print(f"{'1000-customer batches: rows/s':<34}{theirs.requests_per_second * 1000:>22.0f}{ours.requests_per_second * 1000:>22.0f}"
+          f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x")
+    errors = sum(load.errors for load in results.values())
+    ratio = results["churnops_one_8"].requests_per_second / results["mlflow_one_8"].requests_per_second
+    p50 = results["churnops_one_1"].p50_ms
+    print(f"\nerrors (socket or non-2xx): {errors}")
+    print(f"target >= 30x mlflow at 8 connections: {ratio:.1f}x -> {'met' if ratio >= 30 else 'NOT met'}")
+    print(f"target p50 <= 2 ms at 1 connection: {p50:.2f} ms -> {'met' if p50 <= 2 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

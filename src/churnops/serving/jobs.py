@@ -1,0 +1,128 @@
+"""Retraining jobs started from the API: `churnops pipeline --json` in a child process.
+
+A child process keeps the search's CPU work and memory out of the serving process, and it runs
+exactly what the CLI runs. One job at a time; the newest jobs are kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import SecretStr
+
+from churnops.errors import ChurnopsError
+from churnops.settings import Settings
+
+log = logging.getLogger("churnops.jobs")
+KEPT_JOBS = 100
+LOG_TAIL_LINES = 30
+
+
+class JobConflict(ChurnopsError):
+    """A retraining job is already running."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """CHURNOPS_* variables that reproduce `settings` in a child process."""
+    environment: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        environment[f"CHURNOPS_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return environment
+
+
+class RetrainJobs:
+    def __init__(self, settings: Settings, on_finished: Callable[[], object] | None = None) -> None:
+        self.settings = settings
+        self.on_finished = on_finished
+        self.jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+
+    def submit(self, data: str | None = None, trials: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            running = [job["id"] for job in self.jobs.values() if job["status"] in ("queued", "running")]
+            if running:
+                raise JobConflict(f"Retraining job {running[0]} is still running; follow it at /admin/jobs/{running[0]}.")
+            job: dict[str, Any] = {"id": uuid.uuid4().hex, "status": "queued", "created_at": datetime.now(UTC), "reasons": [], "log_tail": ""}
+            self.jobs[job["id"]] = job
+            while len(self.jobs) > KEPT_JOBS:
+                self.jobs.popitem(last=False)
+        threading.Thread(target=self._run, args=(job, data, trials), name=f"retrain-{job['id'][:8]}", daemon=True).start()
+        return dict(job)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        job = self.jobs.get(job_id)
+        return dict(job) if job is not None else None
+
+    def stop(self) -> None:
+        """On shutdown: a half-done pipeline run registers nothing, so stopping it loses no state."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            log.warning("stopping the running retraining job at shutdown")
+            process.terminate()
+
+    def _run(self, job: dict[str, Any], data: str | None, trials: int | None) -> None:
+        command = [sys.executable, "-m", "churnops", "pipeline", "--json"]
+        if data:
+            command += ["--data", data]
+        if trials:
+            command += ["--trials", str(trials)]
+        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings_environment(self.settings)}
+        environment.pop("MLFLOW_RUN_ID", None)
+        job.update(status="running", started_at=datetime.now(UTC))
+        log.info("retraining job started", extra={"job_id": job["id"]})
+        tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
+            )
+            assert self._process.stdout is not None
+            for line in self._process.stdout:
+                tail.append(line.rstrip())
+                job["log_tail"] = "\n".join(tail)
+            returncode = self._process.wait()
+            result = _last_json(tail)
+            if returncode == 0 and result is not None:
+                job.update(status="succeeded", version=str(result.get("version")), promoted=bool(result.get("promoted")), reasons=list(result.get("reasons", [])))
+            else:
+                job.update(status="failed", error=_error_line(tail) or f"pipeline exited with code {returncode}")
+        except OSError as error:
+            job.update(status="failed", error=f"could not start the pipeline: {error}")
+        finally:
+            job["finished_at"] = datetime.now(UTC)
+            self._process = None
+        log.info("retraining job finished", extra={"job_id": job["id"], "status": job["status"], "version": job.get("version")})
+        if job["status"] == "succeeded" and self.on_finished is not None:
+            self.on_finished()  # pick up a promotion now instead of at the next poll
+
+
+def _last_json(lines: deque[str]) -> dict[str, Any] | None:
+    """`pipeline --json` ends with one JSON object on one line."""
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _error_line(lines: deque[str]) -> str | None:
+    errors = [line for line in lines if line.startswith("error:")]
+    return errors[-1] if errors else None

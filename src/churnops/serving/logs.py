@@ -1,0 +1,34 @@
+"""Structured JSON logs; every line written while a request is handled carries its request id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def configure_json_logging(level: str = "INFO") -> None:
+    """One JSON object per line on stderr for our loggers and uvicorn's."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter("{asctime}{levelname}{name}{message}{request_id}", style="{", rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    )
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))  # migration chatter at every start
+    logging.getLogger("uvicorn.access").disabled = True  # our middleware writes the access line, with the request id

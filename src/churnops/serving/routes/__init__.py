@@ -1,0 +1,1 @@
+"""One router per resource: predictions, feedback, model and operations, admin."""

@@ -1,0 +1,41 @@
+"""Admin: reload the model, retrain in the background, follow jobs. Needs the X-API-Key header."""
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+
+from churnops.serving.deps import AdminDep, ServiceDep
+from churnops.serving.schemas import ErrorBody, Job, ReloadResult, RetrainRequest
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong API key."},
+    403: {"model": ErrorBody, "description": "Admin is disabled (no key configured)."},
+}
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=AUTH_ERRORS)
+
+
+@router.post("/reload", response_model=ReloadResult, responses={503: {"model": ErrorBody, "description": "No model could be loaded."}})
+async def reload(service: ServiceDep) -> dict[str, Any]:
+    """Re-read the alias now and load its version if it changed (the service also does this on its own every poll interval)."""
+    changed = await run_in_threadpool(service.watcher.check)
+    return {"changed": changed, "model": service.model().info()}
+
+
+@router.post("/retrain", response_model=Job, status_code=202, responses={
+        400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
+        409: {"model": ErrorBody, "description": "A job is already running."},
+    },)
+def retrain(service: ServiceDep, body: RetrainRequest | None = None) -> dict[str, Any]:
+    """Run the training pipeline in the background; the new version reaches champion only through the gate."""
+    request = body or RetrainRequest()
+    return service.jobs.submit(data=request.data, trials=request.trials)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown job id."}})
+def job(job_id: str, service: ServiceDep) -> dict[str, Any]:
+    """Status of a retraining job and, when done, the version it registered and the gate's decision."""
+    found = service.jobs.get(job_id)
+    if found is None:
+        raise HTTPException(404, f"No job with id {job_id} (jobs are kept in memory until the service restarts).")
+    return found

@@ -1,0 +1,203 @@
+"""Request and response models. The customer model is generated from the dataset contract, so the
+API validates exactly what the model was trained on (types, allowed values, ranges) and /docs
+shows a complete valid example taken from the contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from churnops.data.contract import ColumnSpec, DatasetContract
+
+PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+def customer_model(contract: DatasetContract) -> type[BaseModel]:
+    """A pydantic model with one field per contract column (plus the optional id column)."""
+    fields: dict[str, Any] = {name: _field(name, spec) for name, spec in contract.columns.items()}
+    if contract.id_column:
+        fields[contract.id_column] = (
+            str | None,
+            Field(None, max_length=200, description="Your id for this customer; stored with the prediction, not used by the model.", examples=["7590-VHVEG"]),
+        )
+    example: dict[str, Any] = {**contract.example_record(), **({contract.id_column: "7590-VHVEG"} if contract.id_column else {})}
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+    model: type[BaseModel] = create_model("Customer", __config__=config, __doc__=f"One customer as described by contract '{contract.name}'.", **fields)
+    return model
+
+
+def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
+    annotation: Any
+    if spec.type == "categorical":
+        assert spec.values is not None  # guaranteed by ColumnSpec
+        annotation = Literal[tuple(spec.values)]
+        if spec.encoding:
+            annotation = Annotated[annotation, BeforeValidator(_decoder(spec.encoding))]
+        detail = f"One of: {', '.join(spec.values)}."
+    else:
+        annotation = int if spec.type == "integer" else float
+        detail = _range_text(spec)
+    if spec.nullable:
+        annotation = annotation | None
+    description = " ".join(part for part in (spec.description, detail) if part)
+    field = Field(
+        None if spec.nullable else ...,
+        description=description,
+        examples=[spec.example_value()],
+        ge=spec.min,
+        le=spec.max,
+        allow_inf_nan=False if spec.type == "number" else None,
+    )
+    return annotation, field
+
+
+def _decoder(encoding: dict[int | str, str]) -> Any:
+    """Accept the raw file's codes too (e.g. SeniorCitizen 0/1 for No/Yes), as the training data loader does."""
+    by_text = {str(key): value for key, value in encoding.items()}
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        return by_text.get(str(value), value) if isinstance(value, (int, str)) else value
+
+    return decode
+
+
+def _range_text(spec: ColumnSpec) -> str:
+    kind = "Whole number" if spec.type == "integer" else "Number"
+    if spec.min is not None and spec.max is not None:
+        return f"{kind} from {spec.min:g} to {spec.max:g}."
+    if spec.min is not None:
+        return f"{kind}, at least {spec.min:g}."
+    if spec.max is not None:
+        return f"{kind}, at most {spec.max:g}."
+    return f"{kind}."
+
+
+def batch_request_model(customer: type[BaseModel], max_batch_size: int, example: dict[str, Any]) -> type[BaseModel]:
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"customers": [example, example]}]})
+    model: type[BaseModel] = create_model(
+        "BatchRequest",
+        __config__=config,
+        __doc__="Customers to score in one call.",
+        customers=(list[customer], Field(min_length=1, max_length=max_batch_size, description=f"1 to {max_batch_size} customers.")),  # type: ignore[valid-type]
+    )
+    return model
+
+
+class Prediction(BaseModel):
+    """The churn prediction for one customer."""
+
+    prediction_id: str = Field(description="Id of the stored prediction; send it back with /feedback.", examples=["3f2c5a0e9b8d4c7fa1e2d3c4b5a69788"])
+    customer_id: str | None = Field(None, description="The id you sent, if any.")
+    churn_probability: float = Field(ge=0, le=1, description="Probability that the customer churns.", examples=[0.72])
+    churn: bool = Field(description="True when the probability is at or above the model's threshold.")
+    label: str = Field(description="The predicted target label (the contract's positive or negative value).", examples=["Yes"])
+    threshold: float = Field(ge=0, le=1, description="Decision threshold chosen on validation data at training time.")
+    model_name: str
+    model_version: str
+
+
+class BatchPrediction(BaseModel):
+    """Predictions in the order the customers were sent."""
+
+    model_name: str
+    model_version: str
+    count: int
+    predictions: list[Prediction]
+
+
+class ModelInfo(BaseModel):
+    """The model version being served and where it came from."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str | None = Field(description="MLflow training run of this version.")
+    model_uri: str
+    family: str | None
+    metrics: dict[str, float] = Field(description="Test-set metrics recorded at registration.")
+    threshold: float
+    trained_at: datetime | None
+    registered_at: datetime | None
+    loaded_at: datetime
+    data_fingerprint: str | None
+    inference: Literal["onnx", "pyfunc"] = Field(description="onnx: the version's fast ONNX artifact; pyfunc: the MLflow model (fallback).")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Ready means: a model is loaded and the prediction store answers."""
+
+    ready: bool
+    model_version: str | None
+    store: Literal["ok", "unreachable"]
+    store_queue_depth: int
+    spooled_records: int
+    reasons: list[str] = Field(description="Why the service is not ready (empty when ready).")
+
+
+class FeedbackIn(BaseModel):
+    """The true outcome for an earlier prediction."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"prediction_id": "3f2c5a0e9b8d4c7fa1e2d3c4b5a69788", "churned": True}]})
+
+    prediction_id: str = Field(pattern=PREDICTION_ID_PATTERN, description="The prediction_id returned by a prediction endpoint.")
+    churned: bool = Field(description="Whether the customer actually churned.")
+
+
+class FeedbackAccepted(BaseModel):
+    prediction_id: str
+    churned: bool
+    status: Literal["recorded"] = "recorded"
+
+
+class RetrainRequest(BaseModel):
+    """Optional overrides for the retraining run; everything else comes from the service's settings."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": "data/telco-customer-churn.csv", "trials": 12}]})
+
+    data: str | None = Field(None, max_length=2000, description="CSV path or URL to train on (default: the service's configured data).")
+    trials: int | None = Field(None, ge=1, le=500, description="Optuna trials (default: the configured search budget).")
+
+
+class Job(BaseModel):
+    """A background retraining job."""
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    version: str | None = Field(None, description="Model version the run registered.")
+    promoted: bool | None = Field(None, description="Whether the gate promoted that version to champion.")
+    reasons: list[str] = Field(default_factory=list, description="The gate's reasons.")
+    error: str | None = None
+    log_tail: str = Field("", description="Last lines of the pipeline's output.")
+
+
+class ReloadResult(BaseModel):
+    changed: bool = Field(description="True when a different version was loaded.")
+    model: ModelInfo
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What is wrong and what to do.")
+
+
+class InvocationsError(BaseModel):
+    """MLflow scoring-server style error."""
+
+    error_code: str = "BAD_REQUEST"
+    message: str
+
+
+class InvocationsResult(BaseModel):
+    """Like `mlflow models serve`: one [P(not churn), P(churn)] pair per row."""
+
+    predictions: list[list[float]]

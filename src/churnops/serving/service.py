@@ -1,0 +1,144 @@
+"""What the endpoints share: settings, the contract, the served model, the store, metrics and jobs.
+
+Every prediction path (HTTP, batch, WebSocket, /invocations) goes through `Service.predict`, so
+each one is scored, counted and stored the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from churnops.data.contract import DatasetContract, load_contract
+from churnops.serving.jobs import RetrainJobs
+from churnops.serving.logs import request_id
+from churnops.serving.metrics import ServiceMetrics
+from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel
+from churnops.serving.schemas import batch_request_model, customer_model
+from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore
+from churnops.settings import Settings
+
+
+def new_prediction_ids(count: int) -> list[str]:
+    """128 random bits per id, as hex; one urandom call for the whole batch (uuid4() per row costs ~6 µs each)."""
+    raw = os.urandom(16 * count).hex()
+    return [raw[start : start + 32] for start in range(0, 32 * count, 32)]
+
+
+@dataclass(frozen=True)
+class Scored:
+    model: ServedModel
+    ids: list[str]
+    probabilities: list[float]
+    churn: list[bool]
+    labels: list[str]
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.contract: DatasetContract = load_contract(settings.dataset)
+        self.customer_model: type[BaseModel] = customer_model(self.contract)
+        example = self.customer_model.model_json_schema()["examples"][0]
+        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, settings.max_batch_size, example)
+        self.metrics = ServiceMetrics()
+        self.watcher = ChampionWatcher(settings, self.contract)
+        self.store = PredictionStore(
+            settings.store_url,
+            settings.spool_dir,
+            batch_size=settings.store_batch_size,
+            flush_seconds=settings.store_flush_seconds,
+            retry_seconds=settings.store_retry_seconds,
+        )
+        self.jobs = RetrainJobs(settings, on_finished=self.watcher.check)
+        self.metrics.track_store(lambda: self.store.queue_depth, lambda: self.store.spooled_records)
+
+    def start(self) -> None:
+        self.store.start()
+        self.watcher.start()
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        self.jobs.stop()
+        self.store.close()
+
+    def model(self) -> ServedModel:
+        model = self.watcher.current
+        if model is None:
+            raise ModelUnavailable(self.watcher.reason)
+        return model
+
+    def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
+        """Score, count and store; the caller shapes the response."""
+        model = self.model()  # held for the whole call: a swap meanwhile does not affect it
+        started = time.perf_counter()
+        probabilities = model.score(customers).tolist()
+        churn = [probability >= model.threshold for probability in probabilities]
+        target = self.contract.target
+        labels = [target.positive if flag else target.negative for flag in churn]
+        ids = new_prediction_ids(len(customers))
+        latency_ms = (time.perf_counter() - started) * 1000
+        now = datetime.now(UTC)
+        current_request = request_id.get()
+        self.store.record_predictions(
+            [
+                PredictionRecord(
+                    id=ids[row], created_at=now, model_name=model.name, model_version=model.version, features=customer,
+                    probability=probabilities[row], label=churn[row], threshold=model.threshold, latency_ms=latency_ms,
+                    endpoint=endpoint, request_id=current_request,
+                )
+                for row, customer in enumerate(customers)
+            ]
+        )
+        self.metrics.observe_predictions(probabilities, labels)
+        return Scored(model, ids, probabilities, churn, labels)
+
+    def prediction_rows(self, scored: Scored, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        id_column = self.contract.id_column
+        return [
+            {
+                "prediction_id": scored.ids[row],
+                "customer_id": customers[row].get(id_column) if id_column else None,
+                "churn_probability": scored.probabilities[row],
+                "churn": scored.churn[row],
+                "label": scored.labels[row],
+                "threshold": scored.model.threshold,
+                "model_name": scored.model.name,
+                "model_version": scored.model.version,
+            }
+            for row in range(len(customers))
+        ]
+
+    def record_feedback(self, prediction_id: str, churned: bool) -> bool:
+        """False when the prediction id is unknown (neither stored nor waiting to be)."""
+        if not self.store.knows_prediction(prediction_id):
+            return False
+        self.store.record_feedback(FeedbackRecord(prediction_id=prediction_id, churned=churned, received_at=datetime.now(UTC), request_id=request_id.get()))
+        return True
+
+    def readiness(self) -> dict[str, Any]:
+        reasons = []
+        model = self.watcher.current
+        if model is None:
+            reasons.append(f"no model: {self.watcher.reason}")
+        reachable, why = self.store.reachable()
+        if not reachable:
+            reasons.append(f"prediction store unreachable ({why}); predictions are spooled to {self.settings.spool_dir} and replayed later")
+        return {
+            "ready": not reasons,
+            "model_version": model.version if model else None,
+            "store": "ok" if reachable else "unreachable",
+            "store_queue_depth": self.store.queue_depth,
+            "spooled_records": self.store.spooled_records,
+            "reasons": reasons,
+        }
+
+    def metrics_exposition(self) -> bytes:
+        model = self.watcher.current
+        self.metrics.set_model(self.settings.model_name, model.version if model else None, model.inference if model else None)
+        return self.metrics.exposition()

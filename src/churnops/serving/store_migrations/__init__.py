@@ -1,0 +1,1 @@
+"""Alembic migrations of the prediction store, run by `PredictionStore.start()`."""

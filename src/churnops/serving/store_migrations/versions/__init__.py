@@ -1,0 +1,1 @@
+"""Revisions of the prediction store schema (Alembic skips this file)."""
