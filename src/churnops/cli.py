@@ -304,6 +304,7 @@ def serve(
     # A down tracking server must not stall the alias poller for minutes of HTTP retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars inside JSON logs
     configure_json_logging(settings.log_level)
     uvicorn.run(
         "churnops.serving.app:create_app_from_environment",

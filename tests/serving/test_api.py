@@ -186,6 +186,8 @@ def test_logs_are_json_lines_carrying_the_request_id(client: httpx.Client, serve
             break
         time.sleep(0.1)
     assert mine, "no log line carries the request id"
+    others = [line for line in server[1].read_text().splitlines() if line.strip() and not line.startswith("{")]
+    assert others == [], "every log line is a JSON object"
     assert mine[0]["path"] == "/predict" and mine[0]["status"] == 200 and "duration_ms" in mine[0]
 
 

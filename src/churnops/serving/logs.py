@@ -14,6 +14,7 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
         return True
 
 
@@ -30,5 +31,6 @@ def configure_json_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.captureWarnings(True)  # library warnings become JSON lines too
     logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))  # migration chatter at every start
     logging.getLogger("uvicorn.access").disabled = True  # our middleware writes the access line, with the request id
