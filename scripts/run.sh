@@ -20,7 +20,8 @@ fi
 "$UV" run --frozen churnops pipeline --dataset configs/telco.yaml ${DATA:+--data "$DATA"}
 
 # The MLflow UI in the background, the prediction API in the foreground; Ctrl+C stops both.
-"$UV" run --frozen mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port "$PORT" --workers 1 > mlflow-ui.log 2>&1 &
+# MLflow's job runner (six huey worker processes, about 1.5 GB) is not needed for browsing runs.
+MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$UV" run --frozen mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port "$PORT" --workers 1 > mlflow-ui.log 2>&1 &
 UI_PID=$!
 trap 'kill $UI_PID 2>/dev/null || true' EXIT
 
