@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from churnops.errors import ChurnopsError
 from churnops.registry import version_by_alias
 from churnops.settings import Settings
 from churnops.training.fast_path import FILE_NAME as ONNX_FILE
+from churnops.tracking import connect
 from churnops.training.fast_path import OnnxChurnModel
 
 log = logging.getLogger("churnops.model")
@@ -81,23 +82,24 @@ class ServedModel:
         return self.scorer.churn_probabilities(records)
 
     def info(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in (
-            "name", "version", "alias", "run_id", "model_uri", "family", "metrics", "threshold",
-            "trained_at", "registered_at", "loaded_at", "data_fingerprint", "inference",
-        )}
+        """Everything but the scorer, for /model."""
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "scorer"}
 
 
-def load_served_model(client: Any, settings: Settings, contract: DatasetContract, version: str | None = None) -> ServedModel:
-    """Load `version` (default: the one the serving alias points at) with its metadata from the registry."""
+def served_version(client: Any, settings: Settings) -> str:
+    """The version the serving alias points at."""
+    found = version_by_alias(client, settings.model_name, settings.serve_alias)
+    if found is None:
+        raise ModelUnavailable(
+            f"Model '{settings.model_name}' has no '{settings.serve_alias}' version in the registry at {settings.tracking_uri}. "
+            "Run `churnops pipeline` (or promote a version) and the service picks it up."
+        )
+    return str(found.version)
+
+
+def load_served_model(client: Any, settings: Settings, contract: DatasetContract, version: str) -> ServedModel:
+    """Load `version` with its metadata from the registry: ONNX when the version ships it, else the pyfunc model."""
     name, alias = settings.model_name, settings.serve_alias
-    if version is None:
-        found = version_by_alias(client, name, alias)
-        if found is None:
-            raise ModelUnavailable(
-                f"Model '{name}' has no '{alias}' version in the registry at {settings.tracking_uri}. "
-                "Run `churnops pipeline` (or promote a version) and the service picks it up."
-            )
-        version = str(found.version)
     details = client.get_model_version(name, version)
     tags = dict(details.tags or {})
     model_uri = f"models:/{name}/{version}"
@@ -203,18 +205,11 @@ class ChampionWatcher:
         """Load the alias's version if it differs from the served one. True when the model changed."""
         with self._lock:
             try:
-                from churnops.tracking import connect
-
                 client = connect(self.settings)
-                found = version_by_alias(client, self.settings.model_name, self.settings.serve_alias)
-                if found is None:
-                    raise ModelUnavailable(
-                        f"Model '{self.settings.model_name}' has no '{self.settings.serve_alias}' version in the registry at "
-                        f"{self.settings.tracking_uri}. Run `churnops pipeline` (or promote a version) and the service picks it up."
-                    )
-                if self.current is not None and self.current.version == str(found.version):
+                version = served_version(client, self.settings)
+                if self.current is not None and self.current.version == version:
                     return False
-                loaded = load_served_model(client, self.settings, self.contract, str(found.version))
+                loaded = load_served_model(client, self.settings, self.contract, version)
             except ChurnopsError as error:
                 return self._unavailable(str(error))
             except Exception as error:  # noqa: BLE001 - registry/network errors keep the old model serving
