@@ -293,14 +293,13 @@ def serve(
     """Serve the registry's champion as a REST API (docs at /docs); follows the alias as it moves."""
     import uvicorn
 
-    from churnops.serving.jobs import settings_environment
     from churnops.serving.logs import configure_json_logging
 
     settings = _run(
         lambda: _settings(api_host=host, api_port=port, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset, store_url=store_url)
     )
     # Workers build their settings from the environment, so everything chosen here is passed that way.
-    os.environ.update(settings_environment(settings))
+    os.environ.update(settings.as_environment())
     # A down tracking server must not stall the alias poller for minutes of HTTP retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")

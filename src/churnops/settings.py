@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +72,18 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    def as_environment(self) -> dict[str, str]:
+        """CHURNOPS_* variables that rebuild these settings in another process (uvicorn workers, retraining jobs)."""
+        environment: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            environment[f"CHURNOPS_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        return environment
 
     def tracking_is_local_database(self) -> bool:
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))

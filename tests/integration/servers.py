@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from churnops.settings import Settings
+
 POSTGRES_URL = os.environ.get("CHURNOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -65,10 +67,10 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.
 
 
 @contextmanager
-def churnops_api(environment: dict[str, str], log: Path, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
-    """`churnops serve` as a real uvicorn process; yields its URL once /health answers. Stopped with SIGTERM (graceful)."""
+def churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers: int = 1) -> Iterator[str]:
+    """`churnops serve` with exactly `settings`, as a real uvicorn process; yields its URL once /health answers. Stopped with SIGTERM (graceful)."""
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **environment}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
     command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
     with _server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
         yield url

@@ -13,7 +13,6 @@ import pytest
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import load_dataset, to_model_frame
 from churnops.pipeline import run_pipeline
-from churnops.serving.jobs import settings_environment
 from churnops.settings import Settings
 from tests.conftest import fast_settings
 
@@ -61,6 +60,3 @@ def valid_customers(csv: Path, contract: DatasetContract, count: int) -> list[di
     frame = to_model_frame(features, contract).dropna().head(count)
     return list(json.loads(frame.to_json(orient="records")))
 
-
-def api_environment(settings: Settings) -> dict[str, str]:
-    return settings_environment(settings)

@@ -18,7 +18,7 @@ from websockets.sync.client import connect as websocket_connect
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
 from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_environment, api_settings, valid_customers
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
 
 API_KEY = "test-admin-key-7f3a"
 
@@ -28,7 +28,7 @@ def server(trained_registry: TrainedRegistry, tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("api")
     settings = api_settings(trained_registry, folder, api_key=API_KEY, max_batch_size=50, gate_tolerance=1.0)
     log = folder / "api.log"
-    with churnops_api(api_environment(settings), log) as url:
+    with churnops_api(settings, log) as url:
         yield url, log
 
 
@@ -218,7 +218,7 @@ def test_admin_needs_the_key(client: httpx.Client) -> None:
 
 def test_admin_is_disabled_without_a_configured_key(trained_registry: TrainedRegistry, tmp_path: Path) -> None:
     settings = api_settings(trained_registry, tmp_path)
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         response = httpx.post(url + "/admin/reload", headers={"X-API-Key": "anything"})
         assert response.status_code == 403
         assert "CHURNOPS_API_KEY" in response.json()["detail"]

@@ -17,7 +17,7 @@ from churnops.data.loading import to_model_frame
 from churnops.pipeline import run_pipeline
 from tests.conftest import fast_settings
 from tests.integration.servers import churnops_api, free_port
-from tests.serving.conftest import TrainedRegistry, api_environment, api_settings, valid_customers
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
 
 
 def wait_until(condition: Any, timeout: float, message: str) -> None:
@@ -30,7 +30,7 @@ def wait_until(condition: Any, timeout: float, message: str) -> None:
 def test_starts_without_a_champion_answers_503_and_picks_one_up(tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:
     settings = api_settings(None, tmp_path)
     customer = valid_customers(synthetic_csv, contract, 1)[0]
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         assert httpx.get(url + "/health").status_code == 200
         ready = httpx.get(url + "/ready")
         assert ready.status_code == 503
@@ -51,7 +51,7 @@ def test_starts_without_a_champion_answers_503_and_picks_one_up(tmp_path: Path, 
 def test_unreachable_tracking_server_is_reported_not_fatal(tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:
     down = f"http://127.0.0.1:{free_port()}"
     settings = api_settings(None, tmp_path, tracking_uri=down)
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         ready = httpx.get(url + "/ready")
         assert ready.status_code == 503
         assert any(f"MLflow tracking server {down} is not reachable" in reason for reason in ready.json()["reasons"])
@@ -85,7 +85,7 @@ def test_hot_swap_on_alias_move_under_concurrent_requests_fails_nothing(
                 else:
                     failures.append(f"{response.status_code}: {response.text}")
 
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         workers = [threading.Thread(target=send_requests, args=(url, offset)) for offset in range(4)]
         for worker in workers:
             worker.start()
@@ -131,7 +131,7 @@ def test_a_version_without_the_onnx_artifact_is_served_through_pyfunc(
     client.set_model_version_tag(settings.model_name, plain.version, "threshold", "0.5")
     registry.set_champion(client, settings.model_name, str(plain.version), ["test: a version without ONNX"])
 
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         model = httpx.get(url + "/model").json()
         assert model["version"] == str(plain.version)
         assert model["inference"] == "pyfunc"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_environment, api_settings
+from tests.serving.conftest import TrainedRegistry, api_settings
 
 API_KEY = "schemathesis-admin-key"
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
@@ -22,7 +22,7 @@ MINIMUM_CASES = 500
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(trained_registry: TrainedRegistry, tmp_path: Path) -> None:
     settings = api_settings(trained_registry, tmp_path, api_key=API_KEY, max_batch_size=20)
     report = tmp_path / "schemathesis.json"
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         command = [
             sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
             "--checks", CHECKS, "--max-examples", "40", "--seed", "7", "--generation-database", "none",

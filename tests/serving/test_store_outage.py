@@ -13,7 +13,7 @@ import pytest
 from churnops.data.contract import DatasetContract
 from tests.conftest import require
 from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from tests.serving.conftest import TrainedRegistry, api_environment, api_settings, valid_customers
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
 from tests.serving.load import drive
 from tests.serving.proxy import TcpProxy
 from tests.serving.test_store_under_load import count_rows
@@ -55,7 +55,7 @@ def test_outage_spools_and_replays_without_losing_a_record(
     direct, through_proxy, proxy = proxied_database
     customers = valid_customers(synthetic_csv, contract, 50)
     settings = api_settings(trained_registry, tmp_path, store_url=through_proxy)
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         before = drive(url, customers, 300)
         wait_for(lambda: count_rows(direct)[0] == 300, 20, "rows written before the outage")
 
@@ -85,7 +85,7 @@ def test_shutdown_during_outage_spools_and_the_next_process_replays(
     direct, through_proxy, proxy = proxied_database
     customers = valid_customers(synthetic_csv, contract, 50)
     settings = api_settings(trained_registry, tmp_path, store_url=through_proxy)
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         wait_for(lambda: httpx.get(url + "/ready").status_code == 200, 20, "not ready")
         proxy.stop()
         sent = drive(url, customers, 400)
@@ -95,7 +95,7 @@ def test_shutdown_during_outage_spools_and_the_next_process_replays(
     assert count_rows(direct)[0] == 0
 
     proxy.start()
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         wait_for(lambda: count_rows(direct)[0] == 400, 30, "the new process did not replay the spool")
     assert count_rows(direct) == (400, 400)
     assert not list((tmp_path / "spool").glob("*.jsonl"))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from churnops.data.contract import DatasetContract
 from tests.conftest import require
 from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from tests.serving.conftest import TrainedRegistry, api_environment, api_settings, valid_customers
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
 from tests.serving.load import drive
 
 PREDICTIONS = 20_000
@@ -29,7 +29,7 @@ def count_rows(url: str) -> tuple[int, int]:
 
 def run_load(trained: TrainedRegistry, tmp_path: Path, store_url: str, csv: Path, contract: DatasetContract) -> None:
     settings = api_settings(trained, tmp_path, store_url=store_url)
-    with churnops_api(api_environment(settings), tmp_path / "api.log") as url:
+    with churnops_api(settings, tmp_path / "api.log") as url:
         result = drive(url, valid_customers(csv, contract, 200), PREDICTIONS, concurrency=8)
     # The server has shut down gracefully: its queue is flushed.
     assert result.failures == []

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 
 from churnops.data.contract import DatasetContract
 from churnops.serving.invocations import InvocationsInputError, parse_payload
-from churnops.serving.jobs import settings_environment
 from churnops.serving.schemas import customer_model
 from churnops.settings import Settings
 from tests.conftest import ROOT
@@ -126,7 +125,7 @@ def test_row_limit(customer: type[BaseModel], example: dict[str, object]) -> Non
 
 def test_settings_survive_the_trip_to_a_child_process(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     original = Settings(families=["logistic_regression"], api_key="s3cret", search_trials=7, store_url="sqlite:///x.db", data="a.csv")
-    for key, value in settings_environment(original).items():
+    for key, value in original.as_environment().items():
         monkeypatch.setenv(key, value)
     rebuilt = Settings()
     assert rebuilt.model_dump(exclude={"api_key"}) == original.model_dump(exclude={"api_key"})

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
-
 from churnops.errors import ChurnopsError
 from churnops.settings import Settings
 
@@ -30,19 +28,6 @@ LOG_TAIL_LINES = 30
 
 class JobConflict(ChurnopsError):
     """A retraining job is already running."""
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """CHURNOPS_* variables that reproduce `settings` in a child process."""
-    environment: dict[str, str] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        environment[f"CHURNOPS_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return environment
 
 
 class RetrainJobs:
@@ -82,7 +67,7 @@ class RetrainJobs:
             command += ["--data", data]
         if trials:
             command += ["--trials", str(trials)]
-        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings_environment(self.settings)}
+        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **self.settings.as_environment()}
         environment.pop("MLFLOW_RUN_ID", None)
         job.update(status="running", started_at=datetime.now(UTC))
         log.info("retraining job started", extra={"job_id": job["id"]})
