@@ -40,6 +40,12 @@ class ColumnSpec(_Strict):
             raise ValueError("'values' is only allowed for categorical columns")
         return self
 
+    def decode(self, value: object) -> object:
+        """A raw file code as its contract value (e.g. SeniorCitizen 1 or "1" -> "Yes"); anything else unchanged."""
+        if not self.encoding or isinstance(value, bool) or not isinstance(value, (int, str)):
+            return value
+        return {str(raw): decoded for raw, decoded in self.encoding.items()}.get(str(value), value)
+
     @property
     def is_numeric(self) -> bool:
         return self.type != "categorical"

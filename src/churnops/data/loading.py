@@ -137,8 +137,7 @@ def _apply_encodings(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataF
     frame = frame.copy()
     for name, spec in contract.columns.items():
         if spec.encoding:
-            mapping = {str(raw): value for raw, value in spec.encoding.items()}
-            frame[name] = frame[name].map(lambda cell, mapping=mapping: mapping.get(cell, cell) if isinstance(cell, str) else cell)
+            frame[name] = frame[name].map(spec.decode)
     return frame
 
 

@@ -34,7 +34,7 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
         assert spec.values is not None  # guaranteed by ColumnSpec
         annotation = Literal[tuple(spec.values)]
         if spec.encoding:
-            annotation = Annotated[annotation, BeforeValidator(_decoder(spec.encoding))]
+            annotation = Annotated[annotation, BeforeValidator(spec.decode)]  # raw file codes too, as the training loader accepts
         detail = f"One of: {', '.join(spec.values)}."
     else:
         annotation = int if spec.type == "integer" else float
@@ -51,18 +51,6 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
         allow_inf_nan=False if spec.type == "number" else None,
     )
     return annotation, field
-
-
-def _decoder(encoding: dict[int | str, str]) -> Any:
-    """Accept the raw file's codes too (e.g. SeniorCitizen 0/1 for No/Yes), as the training data loader does."""
-    by_text = {str(key): value for key, value in encoding.items()}
-
-    def decode(value: Any) -> Any:
-        if isinstance(value, bool):
-            return value
-        return by_text.get(str(value), value) if isinstance(value, (int, str)) else value
-
-    return decode
 
 
 def _range_text(spec: ColumnSpec) -> str:
