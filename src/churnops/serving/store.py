@@ -706,12 +706,9 @@ class PredictionStore:
 
     def _write(self, rows: _Rows) -> None:
         """Store a batch in one transaction; raises only when the database cannot be reached."""
-        try:
-            self._insert(rows)
-        except SQLAlchemyError as exc:
-            if _is_outage(exc):
-                raise
-            self._insert_one_by_one(rows, exc)
+        refusal = self._try_insert(rows)
+        if refusal is not None:
+            self._insert_one_by_one(rows, refusal)
         with self._lock:
             self._pending_ids.difference_update(rows.prediction_ids())
 
@@ -725,8 +722,8 @@ class PredictionStore:
     def _insert_one_by_one(self, rows: _Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""
         refused = _Rows(
-            predictions=[row for row in rows.predictions if not self._inserted(_Rows(predictions=[row]))],
-            feedback=[row for row in rows.feedback if not self._inserted(_Rows(feedback=[row]))],
+            predictions=[row for row in rows.predictions if self._try_insert(_Rows(predictions=[row])) is not None],
+            feedback=[row for row in rows.feedback if self._try_insert(_Rows(feedback=[row])) is not None],
         )
         if not refused:
             return
@@ -736,14 +733,15 @@ class PredictionStore:
             kept = f"and they could not be written to {self._spool.rejected} either ({exc})"
         log.error("Prediction store %s refused %d of %d records (%s); %s", self._label, len(refused), len(rows), _describe(cause), kept)
 
-    def _inserted(self, rows: _Rows) -> bool:
+    def _try_insert(self, rows: _Rows) -> SQLAlchemyError | None:
+        """None when stored; the database's refusal otherwise. An outage is raised, not returned."""
         try:
             self._insert(rows)
         except SQLAlchemyError as exc:
             if _is_outage(exc):
                 raise
-            return False
-        return True
+            return exc
+        return None
 
     # -- the writer thread --
 
