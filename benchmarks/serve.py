@@ -118,8 +118,8 @@ def train_model(folder: Path, data: str | None, trials: int) -> tuple[str, str, 
     print(f"training on {data or 'synthetic data'} ({trials} trials) ...", flush=True)
     result = run_pipeline(settings)
     print(f"version {result.version}: {result.family}, test ROC AUC {result.test_metrics['roc_auc']:.4f}", flush=True)
-    test = prepare(settings).split.test.features
-    frame = to_model_frame(test, prepare(settings).contract).dropna().head(50)
+    prepared = prepare(settings)
+    frame = to_model_frame(prepared.split.test.features, prepared.contract).dropna().head(50)
     customers = json.loads(frame.to_json(orient="records"))
     return tracking_uri, result.version, customers
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,3 +62,11 @@ def valid_customers(csv: Path, contract: DatasetContract, count: int) -> list[di
     frame = to_model_frame(features, contract).dropna().head(count)
     return list(json.loads(frame.to_json(orient="records")))
 
+
+
+def wait_until(condition: Callable[[], object], timeout: float, message: str) -> None:
+    """Poll `condition` until it holds; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)

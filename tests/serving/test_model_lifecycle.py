@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pandas as pd
@@ -17,14 +16,7 @@ from churnops.data.loading import to_model_frame
 from churnops.pipeline import run_pipeline
 from tests.conftest import fast_settings
 from tests.integration.servers import churnops_api, free_port
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
-
-
-def wait_until(condition: Any, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
 
 
 def test_starts_without_a_champion_answers_503_and_picks_one_up(tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:

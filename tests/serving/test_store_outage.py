@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,7 +14,8 @@ import pytest
 from churnops.data.contract import DatasetContract
 from tests.conftest import require
 from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
+from churnops.settings import Settings
+from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
 from tests.serving.load import drive
 from tests.serving.proxy import TcpProxy
 from tests.serving.test_store_under_load import count_rows
@@ -21,43 +23,31 @@ from tests.serving.test_store_under_load import count_rows
 pytestmark = pytest.mark.integration
 
 
+@dataclass(frozen=True)
+class Outage:
+    direct: str  # the scratch database's own URL, for counting rows
+    proxy: TcpProxy  # the service reaches the database only through this
+    settings: Settings
+    customers: list[dict[str, Any]]
+
+
 @pytest.fixture()
-def proxied_database() -> Iterator[tuple[str, str, TcpProxy]]:
-    """(direct URL, URL through a stoppable proxy, the proxy) for a scratch PostgreSQL database."""
+def outage(trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> Iterator[Outage]:
+    """Service settings whose prediction store is a scratch PostgreSQL database behind a stoppable proxy."""
     require(postgres_available(), "PostgreSQL is not reachable (set CHURNOPS_TEST_POSTGRES_URL)")
     with scratch_database() as direct:
         parts = urlsplit(direct)
         with TcpProxy(parts.port or 5432, parts.hostname or "127.0.0.1") as proxy:
-            yield direct, direct.replace(f":{parts.port or 5432}/", f":{proxy.port}/"), proxy
+            through_proxy = direct.replace(f":{parts.port or 5432}/", f":{proxy.port}/")
+            settings = api_settings(trained_registry, tmp_path, store_url=through_proxy)
+            yield Outage(direct, proxy, settings, valid_customers(synthetic_csv, contract, 50))
 
 
-def wait_for(condition: object, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, message
-        time.sleep(0.2)
-
-
-def feedback_rows(url: str) -> int:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(sa.text("SELECT COUNT(*) FROM feedback")).scalar_one())
-    finally:
-        engine.dispose()
-
-
-def test_outage_spools_and_replays_without_losing_a_record(
-    proxied_database: tuple[str, str, TcpProxy], trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract
-) -> None:
-    direct, through_proxy, proxy = proxied_database
-    customers = valid_customers(synthetic_csv, contract, 50)
-    settings = api_settings(trained_registry, tmp_path, store_url=through_proxy)
+def test_outage_spools_and_replays_without_losing_a_record(outage: Outage, tmp_path: Path) -> None:
+    direct, proxy, settings, customers = outage.direct, outage.proxy, outage.settings, outage.customers
     with churnops_api(settings, tmp_path / "api.log") as url:
         before = drive(url, customers, 300)
-        wait_for(lambda: count_rows(direct)[0] == 300, 20, "rows written before the outage")
+        wait_until(lambda: count_rows(direct)[0] == 300, 20, "rows written before the outage")
 
         proxy.stop()
         during = drive(url, customers, 500)
@@ -66,27 +56,23 @@ def test_outage_spools_and_replays_without_losing_a_record(
         assert feedback.status_code == 200, "feedback for a spooled prediction is accepted"
         ready = httpx.get(url + "/ready")
         assert ready.status_code == 503 and ready.json()["store"] == "unreachable"
-        wait_for(lambda: httpx.get(url + "/ready").json()["spooled_records"] > 0, 20, "records were not spooled")
+        wait_until(lambda: httpx.get(url + "/ready").json()["spooled_records"] > 0, 20, "records were not spooled")
         assert any((tmp_path / "spool").iterdir()), "spool files on disk"
         assert count_rows(direct)[0] == 300, "nothing reached the database while it was down"
 
         proxy.start()
-        wait_for(lambda: httpx.get(url + "/ready").status_code == 200, 30, "the store did not recover")
-        wait_for(lambda: count_rows(direct)[0] == 800, 30, "spooled predictions were not replayed")
+        wait_until(lambda: httpx.get(url + "/ready").status_code == 200, 30, "the store did not recover")
+        wait_until(lambda: count_rows(direct)[0] == 800, 30, "spooled predictions were not replayed")
         assert httpx.get(url + "/ready").json()["spooled_records"] == 0
     assert before.successes + during.successes == 800
     assert count_rows(direct) == (800, 800)
-    assert feedback_rows(direct) == 1
+    assert count_rows(direct, "feedback")[0] == 1
 
 
-def test_shutdown_during_outage_spools_and_the_next_process_replays(
-    proxied_database: tuple[str, str, TcpProxy], trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract
-) -> None:
-    direct, through_proxy, proxy = proxied_database
-    customers = valid_customers(synthetic_csv, contract, 50)
-    settings = api_settings(trained_registry, tmp_path, store_url=through_proxy)
+def test_shutdown_during_outage_spools_and_the_next_process_replays(outage: Outage, tmp_path: Path) -> None:
+    direct, proxy, settings, customers = outage.direct, outage.proxy, outage.settings, outage.customers
     with churnops_api(settings, tmp_path / "api.log") as url:
-        wait_for(lambda: httpx.get(url + "/ready").status_code == 200, 20, "not ready")
+        wait_until(lambda: httpx.get(url + "/ready").status_code == 200, 20, "not ready")
         proxy.stop()
         sent = drive(url, customers, 400)
     assert sent.successes == 400
@@ -96,6 +82,6 @@ def test_shutdown_during_outage_spools_and_the_next_process_replays(
 
     proxy.start()
     with churnops_api(settings, tmp_path / "api.log") as url:
-        wait_for(lambda: count_rows(direct)[0] == 400, 30, "the new process did not replay the spool")
+        wait_until(lambda: count_rows(direct)[0] == 400, 30, "the new process did not replay the spool")
     assert count_rows(direct) == (400, 400)
     assert not list((tmp_path / "spool").glob("*.jsonl"))

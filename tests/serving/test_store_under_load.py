@@ -16,12 +16,14 @@ from tests.serving.load import drive
 PREDICTIONS = 20_000
 
 
-def count_rows(url: str) -> tuple[int, int]:
+def count_rows(url: str, table: str = "predictions") -> tuple[int, int]:
+    """(rows, distinct ids) in a store table, read straight from the database."""
+    key = "id" if table == "predictions" else "feedback_id"
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            total = connection.execute(sa.text("SELECT COUNT(*) FROM predictions")).scalar_one()
-            distinct = connection.execute(sa.text("SELECT COUNT(DISTINCT id) FROM predictions")).scalar_one()
+            total = connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed table names
+            distinct = connection.execute(sa.text(f"SELECT COUNT(DISTINCT {key}) FROM {table}")).scalar_one()  # noqa: S608
     finally:
         engine.dispose()
     return int(total), int(distinct)

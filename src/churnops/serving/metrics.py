@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -38,8 +39,8 @@ class ServiceMetrics:
     def observe_predictions(self, probabilities: Sequence[float], labels: Sequence[str]) -> None:
         for probability in probabilities:
             self.probability.observe(probability)
-        for label in set(labels):
-            self.predictions.labels(label).inc(sum(1 for value in labels if value == label))
+        for label, count in Tally(labels).items():
+            self.predictions.labels(label).inc(count)
 
     def track_store(self, queue_depth: Callable[[], float], spooled: Callable[[], float]) -> None:
         self.queue_depth.set_function(queue_depth)

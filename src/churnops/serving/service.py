@@ -44,8 +44,8 @@ class Service:
         self.settings = settings
         self.contract: DatasetContract = load_contract(settings.dataset)
         self.customer_model: type[BaseModel] = customer_model(self.contract)
-        example = self.customer_model.model_json_schema()["examples"][0]
-        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, settings.max_batch_size, example)
+        self.example: dict[str, Any] = self.customer_model.model_json_schema()["examples"][0]  # shown in /docs
+        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, settings.max_batch_size, self.example)
         self.metrics = ServiceMetrics()
         self.watcher = ChampionWatcher(settings, self.contract)
         self.store = PredictionStore(
