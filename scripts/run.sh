@@ -32,6 +32,8 @@ echo "Prediction API:  http://127.0.0.1:${API_PORT}   (interactive docs: http://
 echo
 echo "Try it:"
 echo "  curl -s -X POST http://127.0.0.1:${API_PORT}/predict -H 'Content-Type: application/json' -d '${EXAMPLE}'"
+echo "Then, in another terminal, monitor the stored predictions against the training data:"
+echo "  uv run churnops monitor --window 1d     (drift report, quality, performance; run in experiment 'churn-monitoring')"
 echo
 echo "Stop both with Ctrl+C."
 echo

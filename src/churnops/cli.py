@@ -281,6 +281,99 @@ def synthesize(
 
 
 @app.command()
+def monitor(
+    window: Annotated[str | None, typer.Option("--window", help="Window length ending now (or at --end): 30m, 6h, 1d, 7d.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Window end as ISO time, e.g. 2026-11-22T00:00:00Z (default now).")] = None,
+    auto_retrain: Annotated[bool | None, typer.Option("--auto-retrain/--no-auto-retrain", help="Retrain (through the gate) on a drift or performance alert.")] = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL.")] = None,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    dataset: DatasetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift, data quality, performance and service health of a window of stored predictions, logged to MLflow."""
+    from churnops.monitoring.run import run_monitoring
+    from churnops.monitoring.window import Window
+
+    settings = _run(
+        lambda: _settings(monitor_window=window, auto_retrain=auto_retrain, store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset)
+    )
+    span = _run(lambda: Window.ending(settings.monitor_window, _parse_time(end) if end else None))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
+        summary = _run(lambda: run_monitoring(settings, span, progress))
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    _print_monitoring(summary)
+
+
+def _parse_time(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ChurnopsError(f"--end {text!r} is not an ISO time; use e.g. 2026-11-22T00:00:00Z.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _print_monitoring(summary: dict[str, Any]) -> None:
+    window, model = summary["window"], summary["model"]
+    out.print(f"\n[bold]Monitoring[/] {model['name']} v{model['version']}, window {window['start']} .. {window['end']}")
+    table = Table(show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    drift = summary["drift"]
+    if "skipped" in drift:
+        table.add_row("drift", drift["skipped"])
+    else:
+        table.add_row("share of drifted features", f"{drift['share_drifted_features']:.2f} ({', '.join(drift['drifted_features']) or 'none'})")
+        table.add_row("prediction drift score", f"{drift['prediction']['score']:.4f}")
+    quality, performance, service = summary["quality"], summary["performance"], summary["service"]
+    table.add_row("predictions", str(quality["rows"]))
+    table.add_row("missing / out of range / unseen", f"{quality['missing_share']:.3f} / {quality['out_of_range_share']:.3f} / {quality['unseen_category_share']:.3f}")
+    reference_auc = performance["reference"].get("roc_auc")
+    auc = "n/a" if performance["roc_auc"] is None else f"{performance['roc_auc']:.4f}"
+    table.add_row("ROC AUC on feedback (test)", f"{auc} ({reference_auc if reference_auc is None else round(reference_auc, 4)}), {performance['labelled']} labelled")
+    latency = [service[f"latency_p{q}_ms"] for q in (50, 95, 99)]
+    table.add_row("latency p50/p95/p99 ms", " / ".join("n/a" if value is None else f"{value:.1f}" for value in latency))
+    table.add_row("requests / 5xx rate", f"{service['requests']} / {service['error_rate']:.3f}")
+    out.print(table)
+    for alert in summary["alerts"]:
+        out.print(f"[bold red]ALERT[/] {alert['message']}")
+    if not summary["alerts"]:
+        out.print("[green]no alerts[/]")
+    if summary.get("retraining"):
+        retraining = summary["retraining"]
+        verdict = "promoted to champion" if retraining["promoted"] else "not promoted"
+        out.print(f"retrained: version {retraining['version']} {verdict} ({'; '.join(retraining['reasons'])})")
+    out.print(f"MLflow run {summary['run_id']}; report in {summary['report_dir']}; took {summary['seconds']:.1f} s")
+
+
+kibana_app = typer.Typer(help="Kibana dashboards for the exported monitoring data.", no_args_is_help=True)
+app.add_typer(kibana_app, name="kibana")
+
+
+@kibana_app.command("import")
+def kibana_import(
+    url: Annotated[str | None, typer.Option("--url", help="Kibana base URL (default CHURNOPS_KIBANA_URL).")] = None,
+    file: Annotated[Path, typer.Option("--file", help="Saved objects NDJSON.")] = Path("deploy/kibana/churnops-dashboard.ndjson"),
+    space: Annotated[str | None, typer.Option("--space", help="Kibana space id (default space when omitted).")] = None,
+) -> None:
+    """Load the churnops dashboard (index patterns, visualizations, dashboard) into Kibana."""
+    from churnops.monitoring.kibana import import_saved_objects
+
+    settings = _run(lambda: _settings(kibana_url=url))
+    if not settings.kibana_url:
+        err.print("[bold red]error:[/] No Kibana URL: pass --url http://localhost:5601 or set CHURNOPS_KIBANA_URL.")
+        raise typer.Exit(code=1)
+    api_key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
+    answer = _run(lambda: import_saved_objects(settings.kibana_url, file, api_key, space))
+    out.print(f"imported {answer.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 in containers).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,

@@ -27,6 +27,7 @@ from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import Dataset, load_dataset
 from churnops.data.split import Split, split_dataset
 from churnops.errors import ChurnopsError, DataError
+from churnops.monitoring.reference import log_reference
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment, git_commit
 from churnops.training import fast_path
@@ -128,7 +129,8 @@ def prepare(settings: Settings) -> Prepared:
 def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained:
     """Search, refit the best configuration on the training part, choose the threshold, log the model."""
     contract, dataset, split = prepared.contract, prepared.dataset, prepared.split
-    with mlflow.start_run(run_name=f"train-{contract.name}") as run:
+    # System metrics (CPU, memory, disk, network) are sampled in a background thread while training runs.
+    with mlflow.start_run(run_name=f"train-{contract.name}", log_system_metrics=True) as run:
         mlflow.set_tags({"churnops.kind": "training", "data_fingerprint": dataset.fingerprint, "git_commit": git_commit()})
         mlflow.log_params(
             {
@@ -164,6 +166,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
             }
         )
         progress.step("log model")
+        log_reference(pipeline, split.train.features)  # what monitoring compares production traffic with
         model_uri = _log_model(pipeline, prepared, result.family, settings, threshold)
         mlflow.set_tag("model_uri", model_uri)
     return Trained(run.info.run_id, model_uri, result.family, result.params, result.cv_roc_auc_mean, result.cv_roc_auc_std, threshold, pipeline)
@@ -282,6 +285,8 @@ def run_pipeline(settings: Settings, progress: Progress | None = None) -> Pipeli
     """validate -> train -> evaluate -> register -> gate, all tracked in MLflow."""
     progress = progress or SilentProgress()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own progress is shown instead
+    mlflow.set_system_metrics_sampling_interval(settings.system_metrics_seconds)
+    mlflow.set_system_metrics_samples_before_logging(1)
     started = time.perf_counter()
     progress.step("validate")
     prepared = prepare(settings)

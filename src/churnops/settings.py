@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+# Evidently drift methods whose direction monitoring knows (see monitoring/drift.py).
+NumericMethod = Literal["wasserstein", "ks", "psi", "jensenshannon", "hellinger", "kl_div"]
+CategoricalMethod = Literal["jensenshannon", "chisquare", "psi", "hellinger", "kl_div"]
 
 
 class Settings(BaseSettings):
@@ -45,6 +48,7 @@ class Settings(BaseSettings):
     gate_tolerance: float = Field(0.005, ge=0, description="How much worse than the champion (test ROC AUC) is still accepted.")
     parity_tolerance: float = Field(1e-5, gt=0, description="Max |p_fast - p_sklearn| for the fast inference artifact.")
     threshold_metric: Literal["f1", "youden"] = "f1"
+    system_metrics_seconds: float = Field(5.0, gt=0, description="Sampling interval of the MLflow system metrics logged during training.")
 
     # Serving (churnops serve)
     api_host: str = "127.0.0.1"
@@ -62,15 +66,54 @@ class Settings(BaseSettings):
     store_flush_seconds: float = Field(0.2, gt=0, description="Longest a record waits in memory before it is written.")
     store_retry_seconds: float = Field(5.0, gt=0, description="How often spooled records are retried while the store is down.")
 
+    # Monitoring (churnops monitor)
+    monitoring_experiment: str = "churn-monitoring"
+    monitor_window: str = Field("1d", description="Default window length: 30m, 6h, 1d, 7d ...")
+    monitor_min_rows: int = Field(100, ge=1, description="Fewest predictions in a window for drift to be computed (fewer are reported, not tested).")
+    monitor_min_labelled: int = Field(50, ge=1, description="Fewest predictions with feedback for the performance alert to be judged.")
+    monitor_report_dir: Path = Field(Path(".churnops/monitoring"), description="Where monitoring runs also keep their HTML report and summary JSON.")
+    drift_numeric_method: NumericMethod = "wasserstein"
+    drift_categorical_method: CategoricalMethod = "jensenshannon"
+    drift_threshold: float = Field(0.1, gt=0, description="Per-feature drift test threshold (a distance; a p-value for ks/chisquare).")
+    drift_psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature is reported as shifted.")
+
+    # Alerts: a breach is stored, tagged on the monitoring run and notified
+    alert_drift_share: float = Field(0.3, gt=0, le=1, description="Alert when at least this share of features drifted.")
+    alert_prediction_drift: float = Field(0.1, gt=0, description="Alert when the churn-probability drift score reaches this.")
+    alert_min_roc_auc: float = Field(0.70, ge=0, le=1, description="Alert when ROC AUC on feedback falls below this.")
+    alert_latency_p99_ms: float = Field(500.0, gt=0, description="Alert when the p99 request latency exceeds this.")
+    alert_error_rate: float = Field(0.05, gt=0, le=1, description="Alert when the share of 5xx answers exceeds this.")
+    alert_quality_share: float = Field(0.05, gt=0, le=1, description="Alert when missing, out-of-range or unseen-category cells exceed this share.")
+    alert_webhook_url: str | None = Field(None, description="POST each alert as JSON to this URL (Slack/Teams-style incoming webhook).")
+    smtp_host: str | None = Field(None, description="Send alerts by e-mail through this SMTP server.")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "churnops@localhost"
+    smtp_recipients: list[str] = Field(default_factory=list, description='JSON list, e.g. ["oncall@example.com"].')
+    auto_retrain: bool = Field(False, description="Run the training pipeline (through the gate) when a drift or performance alert fires.")
+    retrain_with_feedback: bool = Field(True, description="Retraining adds the window's predictions that have feedback to the training data.")
+    retrain_data_dir: Path = Field(Path(".churnops/retrain"), description="Where retraining writes the training file it built (kept: the training run points at it).")
+
+    # Elasticsearch / Kibana
+    elasticsearch_url: str | None = Field(None, description="Export predictions, feedback, alerts and monitoring results here.")
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_index_prefix: str = Field("churnops", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    elasticsearch_export_seconds: float = Field(10.0, gt=0, description="How often the API exports new records.")
+    elasticsearch_max_retries: int = Field(5, ge=0)
+    kibana_url: str | None = None
+    kibana_api_key: SecretStr | None = None
+
     @field_validator("data", "data_sha256", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         """`--data ""` (e.g. from MLproject defaults) means: use synthetic data."""
         return None if isinstance(value, str) and value.strip() in ("", "synthetic") else value
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "alert_webhook_url", "smtp_host", "elasticsearch_url", "elasticsearch_api_key", "kibana_url", "kibana_api_key", mode="before")
     @classmethod
-    def _blank_key_is_none(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     def as_environment(self) -> dict[str, str]:

@@ -78,14 +78,14 @@ def churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers:
 
 @contextmanager
 def _server_process(
-    command: list[str], port: int, log: Path, timeout: float, stop_timeout: float, env: dict[str, str] | None = None
+    command: list[str], port: int, log: Path, timeout: float, stop_timeout: float, env: dict[str, str] | None = None, health: str = "/health"
 ) -> Iterator[str]:
-    """Start `command`, wait until its /health answers, yield its URL; SIGTERM (then SIGKILL) at the end."""
+    """Start `command`, wait until its `health` path answers, yield its URL; SIGTERM (then SIGKILL) at the end."""
     with log.open("ab") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)  # noqa: S603
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_for(url + "/health", process, log, timeout, " ".join(command[2:4]))
+            _wait_for(url + health, process, log, timeout, " ".join(command[:4]))
             yield url
         finally:
             process.terminate()
@@ -107,3 +107,15 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not answer within {timeout}s:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.2)
+
+
+@contextmanager
+def prometheus_server(config: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Debian's `prometheus` with `config` and a private data folder; yields its URL once /-/ready answers."""
+    port = free_port()
+    command = [
+        "prometheus", f"--config.file={config}", f"--storage.tsdb.path={config.parent / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with _server_process(command, port, log, timeout, stop_timeout=30, health="/-/ready") as url:
+        yield url

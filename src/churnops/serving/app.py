@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from churnops.serving.jobs import JobConflict
 from churnops.serving.logs import configure_json_logging, request_id
-from churnops.serving.metrics import ServiceMetrics
 from churnops.serving.predictor import ModelUnavailable
 from churnops.serving.routes import admin, feedback, operations, predictions
 from churnops.serving.service import Service
@@ -53,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
-    app.add_middleware(RequestContext, metrics=service.metrics)
+    app.add_middleware(RequestContext, service=service)
     return app
 
 
@@ -73,14 +72,14 @@ async def _conflict(request: Request, error: Exception) -> JSONResponse:
 
 
 class RequestContext:
-    """Request id (from X-Request-ID or new), echoed in the response; request metrics; one JSON access line.
+    """Request id (from X-Request-ID or new), echoed in the response; request metrics and log row; one JSON access line.
 
     A plain ASGI middleware: cheaper per request than BaseHTTPMiddleware, which matters at 1-2 ms per call.
     """
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
-        self.metrics = metrics
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +104,7 @@ class RequestContext:
             seconds = time.perf_counter() - started
             route: Any = scope.get("route")
             endpoint = getattr(route, "path", "unmatched")
-            self.metrics.observe_request(endpoint, scope["method"], status, seconds)
+            self.service.observe_request(endpoint, scope["method"], status, seconds)
             access_log.info(
                 "%s %s %s", scope["method"], scope["path"], status,
                 extra={"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": round(seconds * 1000, 3)},

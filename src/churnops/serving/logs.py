@@ -32,5 +32,7 @@ def configure_json_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.captureWarnings(True)  # library warnings become JSON lines too
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))  # migration chatter at every start
+    # Migration chatter at every start; one line per Elasticsearch request from the export loop.
+    for chatty in ("alembic", "elastic_transport"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
     logging.getLogger("uvicorn.access").disabled = True  # our middleware writes the access line, with the request id

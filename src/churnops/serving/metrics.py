@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter as Tally
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
@@ -31,6 +33,13 @@ class ServiceMetrics:
         )
         self.queue_depth = Gauge("churnops_store_queue_depth", "Prediction-store records waiting in memory.", registry=self.registry)
         self.spooled = Gauge("churnops_store_spooled_records", "Records spooled to disk while the store is unreachable.", registry=self.registry)
+        # From the latest monitoring run (`churnops monitor`), for Prometheus alert rules.
+        self.drift_share = Gauge("churnops_drift_share", "Share of features drifted in the latest monitoring window.", registry=self.registry)
+        self.prediction_drift = Gauge("churnops_prediction_drift_score", "Churn-probability drift score of the latest monitoring window.", registry=self.registry)
+        self.feedback_roc_auc = Gauge("churnops_feedback_roc_auc", "ROC AUC on feedback in the latest monitoring window.", registry=self.registry)
+        self.monitoring_window_end = Gauge(
+            "churnops_monitoring_window_end_timestamp_seconds", "End of the latest monitoring window (Unix time; 0 before the first run).", registry=self.registry
+        )
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()
@@ -46,9 +55,22 @@ class ServiceMetrics:
         self.queue_depth.set_function(queue_depth)
         self.spooled.set_function(spooled)
 
+    def set_monitoring(self, latest: dict[str, Any] | None) -> None:
+        """Gauges without a measured value (no run yet, too few rows, no feedback) are NaN, which alert rules ignore."""
+        latest = latest or {}
+        self.drift_share.set(_or_nan(latest.get("share_drifted_features")))
+        self.prediction_drift.set(_or_nan(latest.get("prediction_drift_score")))
+        self.feedback_roc_auc.set(_or_nan(latest.get("roc_auc")))
+        window_end = latest.get("window_end")
+        self.monitoring_window_end.set(window_end.timestamp() if window_end else 0)
+
     def set_model(self, name: str, version: str | None, inference: str | None) -> None:
         self.model_version.clear()
         self.model_version.labels(name, inference or "none").set(float(version) if version and version.isdigit() else 0)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)

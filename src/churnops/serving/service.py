@@ -20,8 +20,12 @@ from churnops.serving.logs import request_id
 from churnops.serving.metrics import ServiceMetrics
 from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel
 from churnops.serving.schemas import batch_request_model, customer_model
-from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore
+from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine
 from churnops.settings import Settings
+
+
+# Probes, scrapes and docs would drown the service's own volume, latency and error figures.
+UNLOGGED_ENDPOINTS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
 def new_prediction_ids(count: int) -> list[str]:
@@ -57,15 +61,23 @@ class Service:
         )
         self.jobs = RetrainJobs(settings, on_finished=self.watcher.check)
         self.metrics.track_store(lambda: self.store.queue_depth, lambda: self.store.spooled_records)
+        self.exports: Any = None  # the Elasticsearch export loop, when CHURNOPS_ELASTICSEARCH_URL is set
 
     def start(self) -> None:
         self.store.start()
         self.watcher.start()
+        if self.settings.elasticsearch_url:
+            from churnops.monitoring.elasticsearch import ExportLoop  # the client is only imported when used
+
+            self.exports = ExportLoop(self.settings, self.contract, create_store_engine(self.settings.store_url))
+            self.exports.start()
 
     def stop(self) -> None:
         self.watcher.stop()
         self.jobs.stop()
         self.store.close()
+        if self.exports is not None:
+            self.exports.stop()  # after the store flushed, so the last predictions go too
 
     def model(self) -> ServedModel:
         model = self.watcher.current
@@ -114,6 +126,17 @@ class Service:
             for row in range(len(customers))
         ]
 
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Count the request in the Prometheus metrics and, unless it is a probe, log it in the store."""
+        self.metrics.observe_request(endpoint, method, status, seconds)
+        if endpoint not in UNLOGGED_ENDPOINTS:
+            self.store.record_request(
+                RequestRecord(
+                    id=new_prediction_ids(1)[0], at=datetime.now(UTC), endpoint=endpoint, method=method,
+                    status=status, latency_ms=seconds * 1000, request_id=request_id.get(),
+                )
+            )
+
     def record_feedback(self, prediction_id: str, churned: bool) -> bool:
         """False when the prediction id is unknown (neither stored nor waiting to be)."""
         if not self.store.knows_prediction(prediction_id):
@@ -141,4 +164,5 @@ class Service:
     def metrics_exposition(self) -> bytes:
         model = self.watcher.current
         self.metrics.set_model(self.settings.model_name, model.version if model else None, model.inference if model else None)
+        self.metrics.set_monitoring(self.store.latest_monitoring())
         return self.metrics.exposition()

@@ -55,6 +55,7 @@ log = logging.getLogger("churnops.store")
 VERSION_TABLE = "churnops_store_version"
 MIGRATIONS = Path(__file__).with_name("store_migrations")
 PROBE_CACHE_SECONDS = 1.0
+MONITORING_CACHE_SECONDS = 5.0
 # libpq options that make an outage show within seconds instead of minutes (a URL's own values win).
 POSTGRES_CONNECT_ARGS: dict[str, Any] = {
     "connect_timeout": 3,
@@ -106,7 +107,20 @@ class FeedbackRecord:
     feedback_id: str = field(default_factory=_new_key)
 
 
-Record = PredictionRecord | FeedbackRecord
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One answered HTTP request (probes and scrapes excluded): the service's volume, latency and errors."""
+
+    id: str
+    at: datetime
+    endpoint: str
+    method: str
+    status: int
+    latency_ms: float
+    request_id: str | None
+
+
+Record = PredictionRecord | FeedbackRecord | RequestRecord
 
 
 # --- schema ----------------------------------------------------------------------------------
@@ -152,6 +166,8 @@ PREDICTIONS = sa.Table(
     sa.Column("latency_ms", sa.Float(), nullable=False),
     sa.Column("endpoint", sa.String(), nullable=False),
     sa.Column("request_id", sa.String(), nullable=True),
+    # Set once the row is in Elasticsearch; rows replayed late from a spool still have it unset.
+    sa.Column("exported_at", UtcDateTime(), nullable=True, index=True),
 )
 
 # No foreign key to predictions: feedback may arrive before its prediction is written.
@@ -164,9 +180,55 @@ FEEDBACK = sa.Table(
     sa.Column("churned", sa.Boolean(), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("request_id", sa.String(), nullable=True),
+    sa.Column("exported_at", UtcDateTime(), nullable=True, index=True),
 )
 
-_DATETIME_COLUMNS = {"predictions": "created_at", "feedback": "received_at"}
+REQUESTS = sa.Table(
+    "requests",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("endpoint", sa.String(), nullable=False),
+    sa.Column("method", sa.String(), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("request_id", sa.String(), nullable=True),
+)
+
+# Written by monitoring runs, not by the API; exported to Elasticsearch like the rest.
+ALERTS = sa.Table(
+    "alerts",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("raised_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("rule", sa.String(), nullable=False),
+    sa.Column("metric", sa.String(), nullable=False),
+    sa.Column("value", sa.Float(), nullable=False),
+    sa.Column("threshold", sa.Float(), nullable=False),
+    sa.Column("window_start", UtcDateTime(), nullable=False),
+    sa.Column("window_end", UtcDateTime(), nullable=False),
+    sa.Column("model_version", sa.String(), nullable=True),
+    sa.Column("monitoring_run_id", sa.String(), nullable=True),
+    sa.Column("message", sa.String(), nullable=False),
+    sa.Column("exported_at", UtcDateTime(), nullable=True, index=True),
+)
+
+# One row per monitoring run: the latest is what the API exports as Prometheus gauges.
+MONITORING_RUNS = sa.Table(
+    "monitoring_runs",
+    METADATA,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("window_start", UtcDateTime(), nullable=False),
+    sa.Column("window_end", UtcDateTime(), nullable=False, index=True),
+    sa.Column("model_version", sa.String(), nullable=True),
+    sa.Column("predictions", sa.Integer(), nullable=False),
+    sa.Column("share_drifted_features", sa.Float(), nullable=True),
+    sa.Column("prediction_drift_score", sa.Float(), nullable=True),
+    sa.Column("roc_auc", sa.Float(), nullable=True),
+    sa.Column("alerts", sa.Integer(), nullable=False),
+)
+
+_DATETIME_COLUMNS = {"predictions": "created_at", "feedback": "received_at", "requests": "at"}
 # What reading a damaged or foreign spool file can raise.
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError)
 
@@ -219,15 +281,35 @@ def _feedback_row(record: FeedbackRecord) -> dict[str, Any]:
     }
 
 
+def _request_row(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "at": _utc(record.at),
+        "endpoint": str(record.endpoint),
+        "method": str(record.method),
+        "status": int(record.status),
+        "latency_ms": float(record.latency_ms),
+        "request_id": None if record.request_id is None else str(record.request_id),
+    }
+
+
+# Each record type: its table and how it becomes a row. The order is the insert order.
+_ROW_OF: dict[type, tuple[str, Any]] = {
+    PredictionRecord: ("predictions", _prediction_row),
+    FeedbackRecord: ("feedback", _feedback_row),
+    RequestRecord: ("requests", _request_row),
+}
+_TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "requests": REQUESTS}
+
+
 @dataclass(slots=True)
 class _Rows:
     """A batch as table rows, the unit of one transaction and of one spool file."""
 
-    predictions: list[dict[str, Any]] = field(default_factory=list)
-    feedback: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {name: [] for name in _TABLES})
 
     def __len__(self) -> int:
-        return len(self.predictions) + len(self.feedback)
+        return sum(len(rows) for rows in self.tables.values())
 
     @classmethod
     def of(cls, records: Iterable[Record]) -> _Rows:
@@ -235,25 +317,28 @@ class _Rows:
         rows = cls()
         for record in records:
             try:
-                if isinstance(record, PredictionRecord):
-                    rows.predictions.append(_prediction_row(record))
-                else:
-                    rows.feedback.append(_feedback_row(record))
-            except (TypeError, ValueError, AttributeError) as exc:
+                table, to_row = _ROW_OF[type(record)]
+                rows.tables[table].append(to_row(record))
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 log.error("Dropping a malformed prediction store record %r: %s", record, exc)
         return rows
 
+    @classmethod
+    def single(cls, table: str, rows: list[dict[str, Any]]) -> _Rows:
+        batch = cls()
+        batch.tables[table] = rows
+        return batch
+
     def prediction_ids(self) -> list[str]:
-        return [row["id"] for row in self.predictions]
+        return [row["id"] for row in self.tables["predictions"]]
 
     def chunks(self, size: int) -> Iterator[_Rows]:
-        for start in range(0, len(self.predictions), size):
-            yield _Rows(predictions=self.predictions[start : start + size])
-        for start in range(0, len(self.feedback), size):
-            yield _Rows(feedback=self.feedback[start : start + size])
+        for table, rows in self.tables.items():
+            for start in range(0, len(rows), size):
+                yield _Rows.single(table, rows[start : start + size])
 
     def to_lines(self) -> Iterator[str]:
-        for table, rows in (("predictions", self.predictions), ("feedback", self.feedback)):
+        for table, rows in self.tables.items():
             for row in rows:
                 yield json.dumps({"table": table, "row": row}, default=_encode_json, separators=(",", ":"))
 
@@ -267,7 +352,7 @@ class _Rows:
             table, row = item["table"], item["row"]
             column = _DATETIME_COLUMNS[table]
             row[column] = datetime.fromisoformat(row[column])
-            (rows.predictions if table == "predictions" else rows.feedback).append(row)
+            rows.tables[table].append(row)
         return rows
 
 
@@ -440,6 +525,31 @@ def _describe(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else 'no details'}"
 
 
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema to the newest migration; raises SQLAlchemyError when unreachable."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    with _ALEMBIC_LOCK, engine.connect() as connection:
+        _lock_for_migration(connection)
+        config.attributes["connection"] = connection
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            raise ConfigError(
+                f"Prediction store {engine.url.render_as_string(hide_password=True)} cannot be migrated: {exc}. "
+                "It may belong to a newer churnops; point CHURNOPS_STORE_URL at another database or upgrade churnops."
+            ) from exc
+        connection.commit()
+
+
+def _lock_for_migration(connection: sa.Connection) -> None:
+    """Several workers may start at once: one migrates, the others wait and find the schema at head."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
 # --- the store -------------------------------------------------------------------------------
 
 
@@ -467,8 +577,7 @@ class PredictionStore:
         self._flush_seconds = flush_seconds
         self._retry_seconds = retry_seconds
         insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        self._insert_predictions = insert(PREDICTIONS).on_conflict_do_nothing()
-        self._insert_feedback = insert(FEEDBACK).on_conflict_do_nothing()
+        self._inserts = {name: insert(table).on_conflict_do_nothing() for name, table in _TABLES.items()}
 
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
@@ -493,6 +602,7 @@ class PredictionStore:
         self._next_retry = 0.0
         self._probe_lock = threading.Lock()
         self._probe: tuple[float, tuple[bool, str | None]] | None = None
+        self._latest_monitoring: tuple[float, dict[str, Any] | None] | None = None
 
     # -- lifecycle --
 
@@ -547,6 +657,10 @@ class PredictionStore:
 
     def record_feedback(self, record: FeedbackRecord) -> None:
         """Queue a feedback for the writer; never blocks on the database."""
+        self._enqueue([record], [])
+
+    def record_request(self, record: RequestRecord) -> None:
+        """Queue an answered request (for the service's latency and error figures)."""
         self._enqueue([record], [])
 
     def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> None:
@@ -615,6 +729,21 @@ class PredictionStore:
         row = self._read(lambda connection: connection.execute(sa.select(PREDICTIONS).where(PREDICTIONS.c.id == prediction_id)).first())
         return None if row is None else dict(row._mapping)
 
+    def latest_monitoring(self) -> dict[str, Any] | None:
+        """The newest monitoring run's headline figures (for the API's gauges); None if none yet or unreadable."""
+        with self._probe_lock:
+            if self._latest_monitoring is not None and time.monotonic() - self._latest_monitoring[0] < MONITORING_CACHE_SECONDS:
+                return self._latest_monitoring[1]
+        try:
+            with self._engine.connect() as connection:
+                row = connection.execute(sa.select(MONITORING_RUNS).order_by(MONITORING_RUNS.c.window_end.desc()).limit(1)).first()
+            latest = None if row is None else dict(row._mapping)
+        except SQLAlchemyError:
+            latest = None  # not migrated yet, or unreachable: no gauge values rather than a failed scrape
+        with self._probe_lock:
+            self._latest_monitoring = (time.monotonic(), latest)
+        return latest
+
     def _count(self, table: sa.Table) -> int:
         return int(self._read(lambda connection: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()))
 
@@ -681,28 +810,9 @@ class PredictionStore:
     # -- database --
 
     def _ensure_migrated(self) -> None:
-        if self._migrated:
-            return
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
-        with _ALEMBIC_LOCK, self._engine.connect() as connection:
-            self._lock_for_migration(connection)
-            config.attributes["connection"] = connection
-            try:
-                command.upgrade(config, "head")
-            except CommandError as exc:
-                raise ConfigError(
-                    f"Prediction store {self._label} cannot be migrated: {exc}. It may belong to a newer churnops; point CHURNOPS_STORE_URL at another database or upgrade churnops."
-                ) from exc
-            connection.commit()
-        self._migrated = True
-
-    def _lock_for_migration(self, connection: sa.Connection) -> None:
-        """Several workers may start at once: one migrates, the others wait and find the schema at head."""
-        if self._engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        if not self._migrated:
+            migrate(self._engine)
+            self._migrated = True
 
     def _write(self, rows: _Rows) -> None:
         """Store a batch in one transaction; raises only when the database cannot be reached."""
@@ -714,16 +824,14 @@ class PredictionStore:
 
     def _insert(self, rows: _Rows) -> None:
         with self._engine.begin() as connection:
-            if rows.predictions:
-                connection.execute(self._insert_predictions, rows.predictions)
-            if rows.feedback:
-                connection.execute(self._insert_feedback, rows.feedback)
+            for table, table_rows in rows.tables.items():
+                if table_rows:
+                    connection.execute(self._inserts[table], table_rows)
 
     def _insert_one_by_one(self, rows: _Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""
         refused = _Rows(
-            predictions=[row for row in rows.predictions if self._try_insert(_Rows(predictions=[row])) is not None],
-            feedback=[row for row in rows.feedback if self._try_insert(_Rows(feedback=[row])) is not None],
+            {table: [row for row in table_rows if self._try_insert(_Rows.single(table, [row])) is not None] for table, table_rows in rows.tables.items()}
         )
         if not refused:
             return

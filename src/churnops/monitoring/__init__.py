@@ -1,0 +1,1 @@
+"""Monitoring: a time window of served predictions compared with the champion's training data."""
