@@ -77,8 +77,9 @@ def main() -> None:
         for row in np.flatnonzero(labelled.notna().to_numpy()):
             store.record_feedback(FeedbackRecord(ids[row], bool(labelled.iloc[row]), start + timedelta(hours=11), None))
     latencies = np.random.default_rng(9).gamma(2.0, 2.0, args.rows)
-    for index in range(args.rows):
-        store.record_request(RequestRecord(f"{index:032d}", start + timedelta(seconds=index * 0.8), "/predict", "POST", 200, float(latencies[index]), None))
+    store.record_requests(
+        [RequestRecord(f"{index:032d}", start + timedelta(seconds=index * 0.8), "/predict", "POST", 200, float(latencies[index]), None) for index in range(args.rows)]
+    )
     store.close()
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}

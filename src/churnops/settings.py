@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     store_batch_size: int = Field(500, ge=1, description="Most records written in one transaction.")
     store_flush_seconds: float = Field(0.2, gt=0, description="Longest a record waits in memory before it is written.")
     store_retry_seconds: float = Field(5.0, gt=0, description="How often spooled records are retried while the store is down.")
+    request_log: bool = Field(True, description="Store every answered request (monitoring's latency and error figures).")
 
     # Monitoring (churnops monitor)
     monitoring_experiment: str = "churn-monitoring"

@@ -55,6 +55,9 @@ def test_drift_alert_retrains_through_the_gate_and_the_api_follows(
         first_summary = json.loads(first.stdout)
         assert first_summary["quality"]["rows"] == CUSTOMERS and first_summary["performance"]["labelled"] == CUSTOMERS
         assert first_summary["alerts"] == [] and first_summary["retraining"] is None
+        # The API's request log: 3 batch calls and 600 feedback calls (probes like /ready are not logged).
+        service = first_summary["service"]
+        assert service["requests"] == CUSTOMERS // 200 + CUSTOMERS and service["errors"] == 0 and service["latency_p50_ms"] > 0
 
         drift_started = time.time()
         drifted, drifted_truth = customers(telco, CUSTOMERS, seed=22, drifted=True)

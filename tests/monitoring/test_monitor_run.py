@@ -53,9 +53,12 @@ def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry
     start = datetime.now(UTC) - timedelta(hours=1)
     store_predictions(store, load_contract(CONTRACT_PATH), frame, model.predict_proba(frame)[:, 1], telco_registry.result.threshold, "1", start, timedelta(minutes=50), truth)
     latencies = list(np.random.default_rng(1).gamma(2.0, 3.0, 400))
-    for index, latency in enumerate(latencies):
-        status = 500 if index < errors else 200
-        store.record_request(RequestRecord(f"r{index:031d}", start + timedelta(seconds=index), "/predict", "POST", status, latency, None))
+    store.record_requests(
+        [
+            RequestRecord(f"r{index:031d}", start + timedelta(seconds=index), "/predict", "POST", 500 if index < errors else 200, latency, None)
+            for index, latency in enumerate(latencies)
+        ]
+    )
     store.close()
     assert store.spooled_records == 0
     return latencies

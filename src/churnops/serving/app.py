@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -39,10 +40,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
+        flusher = asyncio.create_task(service.flush_request_log_periodically())
         try:
             yield
         finally:
-            service.stop()  # flushes the prediction store
+            flusher.cancel()
+            service.stop()  # flushes the request log and the prediction store
 
     app = FastAPI(title="churnops prediction API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service

@@ -659,9 +659,9 @@ class PredictionStore:
         """Queue a feedback for the writer; never blocks on the database."""
         self._enqueue([record], [])
 
-    def record_request(self, record: RequestRecord) -> None:
-        """Queue an answered request (for the service's latency and error figures)."""
-        self._enqueue([record], [])
+    def record_requests(self, records: Sequence[RequestRecord]) -> None:
+        """Queue answered requests (for the service's latency and error figures)."""
+        self._enqueue(records, [])
 
     def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> None:
         if not records:
