@@ -2,13 +2,23 @@
 #   make run    create the environment, get data, run the pipeline, serve the MLflow UI and the API
 #   make test   run every test
 # DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000).
+#
+# Quality gates (each one alone, or all of them with `make ci`):
+#   make format      rewrite the code in the project style (ruff format, import order)
+#   make lint        check formatting and lint rules (ruff: pyflakes, pycodestyle, pylint, bugbear, bandit rules)
+#   make typecheck   mypy on src/
+#   make security    bandit on src/ and pip-audit on the locked dependencies
+#   make ci          every gate, then the tests, with a summary of what failed
+#   make watch       re-run the gates that a change concerns whenever a project file changes
 
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
 PORT ?= 5000
 API_PORT ?= 8000
+PYTHON_PATHS := src tests benchmarks deploy scripts
 
-.PHONY: run test env system-deps pipeline ui benchmark clean
+.PHONY: run test env system-deps pipeline ui benchmark clean format lint typecheck security ci watch test-unit test-data reference-pipeline schedule
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -20,7 +30,7 @@ run: env
 	UV=$(UV) DATA="$(DATA)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
 
 test: env
-	$(UV) run --frozen pytest
+	$(RUN) pytest
 
 # Debian's prometheus (prometheus + promtool), which the Prometheus config tests start and run.
 system-deps:
@@ -28,10 +38,44 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+format: env
+	$(RUN) ruff check --fix --select I $(PYTHON_PATHS)
+	$(RUN) ruff format $(PYTHON_PATHS)
+
+lint: env
+	$(RUN) ruff format --check $(PYTHON_PATHS)
+	$(RUN) ruff check $(PYTHON_PATHS)
+
+typecheck: env
+	$(RUN) mypy src
+
+security: env
+	$(RUN) bandit -c pyproject.toml -r src -q
+	$(RUN) python scripts/audit_dependencies.py
+
+ci: env
+	$(RUN) python -m churnops.automation.gates
+
+watch: env
+	$(RUN) python -m churnops.automation.watch
+
+# What `make watch` runs for a change of code, of data/contracts, and of training code.
+test-unit: env
+	$(RUN) pytest tests/unit -q
+
+test-data: env
+	$(RUN) pytest tests/data -q
+
+reference-pipeline: env
+	$(RUN) churnops pipeline --json $(if $(DATA),--data "$(DATA)",$(if $(wildcard ../shared/data/telco_customer_churn.csv),--data ../shared/data/telco_customer_churn.csv))
+
+schedule: env
+	$(RUN) churnops schedule
+
 benchmark: env
-	$(UV) run --frozen python benchmarks/train.py
-	$(UV) run --frozen python benchmarks/serve.py
-	$(UV) run --frozen python benchmarks/monitor.py
+	$(RUN) python benchmarks/train.py
+	$(RUN) python benchmarks/serve.py
+	$(RUN) python benchmarks/monitor.py
 
 clean:
 	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm mlflow-ui.log

@@ -53,9 +53,16 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="churnops-monitor-bench-"))
     settings = Settings(
-        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", artifact_location=str(folder / "mlartifacts"), dataset=ROOT / "configs" / "telco.yaml",
-        data=str(args.data) if args.data.is_file() else None, families=["logistic_regression"], search_trials=2, cv_folds=3,
-        store_url=f"sqlite:///{folder / 'predictions.db'}", spool_dir=folder / "spool", monitor_report_dir=folder / "reports",
+        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        artifact_location=str(folder / "mlartifacts"),
+        dataset=ROOT / "configs" / "telco.yaml",
+        data=str(args.data) if args.data.is_file() else None,
+        families=["logistic_regression"],
+        search_trials=2,
+        cv_folds=3,
+        store_url=f"sqlite:///{folder / 'predictions.db'}",
+        spool_dir=folder / "spool",
+        monitor_report_dir=folder / "reports",
     )
     print(f"training one version on {settings.data or 'synthetic data'} ...", flush=True)
     result = run_pipeline(settings)
@@ -73,19 +80,33 @@ def main() -> None:
     for part, drifted in ((0, False), (1, True)):
         frame, truth = customers(dataset, half, seed=part, drifted=drifted)
         labelled = truth.where(np.random.default_rng(part).random(half) < 0.2)
-        ids = store_predictions(store, contract, frame, model.predict_proba(frame)[:, 1], result.threshold, result.version, start + timedelta(hours=5 * part), timedelta(hours=5))
+        ids = store_predictions(
+            store,
+            contract,
+            frame,
+            model.predict_proba(frame)[:, 1],
+            result.threshold,
+            result.version,
+            start + timedelta(hours=5 * part),
+            timedelta(hours=5),
+        )
         for row in np.flatnonzero(labelled.notna().to_numpy()):
             store.record_feedback(FeedbackRecord(ids[row], bool(labelled.iloc[row]), start + timedelta(hours=11), None))
     latencies = np.random.default_rng(9).gamma(2.0, 2.0, args.rows)
     store.record_requests(
-        [RequestRecord(f"{index:032d}", start + timedelta(seconds=index * 0.8), "/predict", "POST", 200, float(latencies[index]), None) for index in range(args.rows)]
+        [
+            RequestRecord(f"{index:032d}", start + timedelta(seconds=index * 0.8), "/predict", "POST", 200, float(latencies[index]), None)
+            for index in range(args.rows)
+        ]
     )
     store.close()
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
     print("timing churnops monitor --window 1d ...", flush=True)
     began = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "churnops", "monitor", "--window", "1d", "--json"], env=env, cwd=folder, capture_output=True, text=True, check=False)  # noqa: S603
+    run = subprocess.run(
+        [sys.executable, "-m", "churnops", "monitor", "--window", "1d", "--json"], env=env, cwd=folder, capture_output=True, text=True, check=False
+    )  # noqa: S603
     monitor_seconds = time.perf_counter() - began
     if run.returncode != 0:
         sys.exit(f"churnops monitor failed:\n{run.stderr[-3000:]}")
@@ -96,21 +117,28 @@ def main() -> None:
     from churnops.serving.store import create_store_engine
 
     reference = load_reference(settings, connect(settings)).frame
-    current = read_window(create_store_engine(settings.store_url), Window.ending("1d"), contract).predictions.rename(columns={"probability": PROBABILITY})
+    current = read_window(create_store_engine(settings.store_url), Window.ending("1d"), contract).predictions.rename(
+        columns={"probability": PROBABILITY}
+    )
     columns = [*contract.feature_columns, PROBABILITY]
     definition = DataDefinition(numerical_columns=[*contract.numeric_columns, PROBABILITY], categorical_columns=contract.categorical_columns)
     began = time.perf_counter()
     snapshot = Report([DataDriftPreset()]).run(
-        current_data=Dataset.from_pandas(current[columns], data_definition=definition), reference_data=Dataset.from_pandas(reference[columns], data_definition=definition)
+        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
     )
     snapshot.save_html(str(folder / "preset.html"))
     preset_seconds = time.perf_counter() - began
 
     print()
     print(f"predictions in the window      {summary['quality']['rows']:>10,}   (with feedback: {summary['performance']['labelled']:,})")
-    print(f"drifted features               {len(summary['drift']['drifted_features']):>10}   alerts: {', '.join(a['rule'] for a in summary['alerts']) or 'none'}")
+    print(
+        f"drifted features               {len(summary['drift']['drifted_features']):>10}   alerts: {', '.join(a['rule'] for a in summary['alerts']) or 'none'}"
+    )
     print(f"churnops monitor (process)     {monitor_seconds:>9.1f}s   (inside the run: {summary['seconds']:.1f}s)")
-    print(f"target                         {TARGET_SECONDS:>9.1f}s   ratio {monitor_seconds / TARGET_SECONDS:.2f} of the budget -> {'MET' if monitor_seconds < TARGET_SECONDS else 'MISSED'}")
+    print(
+        f"target                         {TARGET_SECONDS:>9.1f}s   ratio {monitor_seconds / TARGET_SECONDS:.2f} of the budget -> {'MET' if monitor_seconds < TARGET_SECONDS else 'MISSED'}"
+    )
     print(f"baseline: DataDriftPreset+HTML {preset_seconds:>9.1f}s   churnops run / baseline = {monitor_seconds / preset_seconds:.1f}x")
     print(f"(files in {folder})")
 

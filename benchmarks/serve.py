@@ -69,16 +69,39 @@ def main() -> None:
         mlflow_port, churnops_port = free_port(), free_port()
         servers = [
             start(
-                [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/churn-classifier/{version}", "--env-manager", "local",
-                 "--workers", "1", "--host", "127.0.0.1", "--port", str(mlflow_port)],
-                env, folder / "mlflow-serve.log", f"http://127.0.0.1:{mlflow_port}/ping",
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "models",
+                    "serve",
+                    "-m",
+                    f"models:/churn-classifier/{version}",
+                    "--env-manager",
+                    "local",
+                    "--workers",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(mlflow_port),
+                ],
+                env,
+                folder / "mlflow-serve.log",
+                f"http://127.0.0.1:{mlflow_port}/ping",
             ),
             start(
                 [sys.executable, "-m", "churnops", "serve", "--workers", "1", "--port", str(churnops_port)],
-                {**env, "CHURNOPS_TRACKING_URI": tracking_uri, "CHURNOPS_DATASET": str(ROOT / "configs" / "telco.yaml"),
-                 "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions.db'}", "CHURNOPS_SPOOL_DIR": str(folder / "spool"),
-                 "CHURNOPS_LOG_LEVEL": "WARNING"},
-                folder / "churnops-serve.log", f"http://127.0.0.1:{churnops_port}/ready",
+                {
+                    **env,
+                    "CHURNOPS_TRACKING_URI": tracking_uri,
+                    "CHURNOPS_DATASET": str(ROOT / "configs" / "telco.yaml"),
+                    "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions.db'}",
+                    "CHURNOPS_SPOOL_DIR": str(folder / "spool"),
+                    "CHURNOPS_LOG_LEVEL": "WARNING",
+                },
+                folder / "churnops-serve.log",
+                f"http://127.0.0.1:{churnops_port}/ready",
             ),
         ]
         try:
@@ -112,8 +135,12 @@ def train_model(folder: Path, data: str | None, trials: int) -> tuple[str, str, 
 
     tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
     settings = Settings(
-        tracking_uri=tracking_uri, artifact_location=str(folder / "mlartifacts"), dataset=ROOT / "configs" / "telco.yaml",
-        data=data, search_trials=trials, gate_min_roc_auc=0.0,
+        tracking_uri=tracking_uri,
+        artifact_location=str(folder / "mlartifacts"),
+        dataset=ROOT / "configs" / "telco.yaml",
+        data=data,
+        search_trials=trials,
+        gate_min_roc_auc=0.0,
     )
     print(f"training on {data or 'synthetic data'} ({trials} trials) ...", flush=True)
     result = run_pipeline(settings)
@@ -189,13 +216,19 @@ def report(results: dict[str, Load]) -> None:
     print(f"{'scenario':<34}{'mlflow':>22}{'churnops':>22}{'ratio':>9}")
     for connections in (1, 8):
         theirs, ours = results[f"mlflow_one_{connections}"], results[f"churnops_one_{connections}"]
-        print(f"{f'1 customer, {connections} conn: req/s':<34}{theirs.requests_per_second:>22.1f}{ours.requests_per_second:>22.1f}"
-              f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x")
-        print(f"{'   p50 / p99 ms':<34}{f'{theirs.p50_ms:.2f} / {theirs.p99_ms:.2f}':>22}{f'{ours.p50_ms:.2f} / {ours.p99_ms:.2f}':>22}"
-              f"{theirs.p50_ms / ours.p50_ms:>8.1f}x")
+        print(
+            f"{f'1 customer, {connections} conn: req/s':<34}{theirs.requests_per_second:>22.1f}{ours.requests_per_second:>22.1f}"
+            f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x"
+        )
+        print(
+            f"{'   p50 / p99 ms':<34}{f'{theirs.p50_ms:.2f} / {theirs.p99_ms:.2f}':>22}{f'{ours.p50_ms:.2f} / {ours.p99_ms:.2f}':>22}"
+            f"{theirs.p50_ms / ours.p50_ms:>8.1f}x"
+        )
     theirs, ours = results["mlflow_batch"], results["churnops_batch"]
-    print(f"{'1000-customer batches: rows/s':<34}{theirs.requests_per_second * 1000:>22.0f}{ours.requests_per_second * 1000:>22.0f}"
-          f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x")
+    print(
+        f"{'1000-customer batches: rows/s':<34}{theirs.requests_per_second * 1000:>22.0f}{ours.requests_per_second * 1000:>22.0f}"
+        f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x"
+    )
     errors = sum(load.errors for load in results.values())
     ratio = results["churnops_one_8"].requests_per_second / results["mlflow_one_8"].requests_per_second
     p50 = results["churnops_one_1"].p50_ms

@@ -1,2 +1,3 @@
 """churnops: customer churn prediction as a complete MLOps system."""
+
 __version__ = "0.1.0"

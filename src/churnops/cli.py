@@ -18,7 +18,9 @@ from rich.table import Table
 
 from churnops.errors import ChurnopsError
 
-app = typer.Typer(help="Customer churn prediction as a complete MLOps system.", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Customer churn prediction as a complete MLOps system.", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False
+)
 err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
@@ -147,7 +149,13 @@ def train(
             return train_step(settings, prepared, progress)
 
     trained = _run(action)
-    summary = {"run_id": trained.run_id, "model_uri": trained.model_uri, "family": trained.family, "cv_roc_auc_mean": trained.cv_roc_auc_mean, "threshold": trained.threshold}
+    summary = {
+        "run_id": trained.run_id,
+        "model_uri": trained.model_uri,
+        "family": trained.family,
+        "cv_roc_auc_mean": trained.cv_roc_auc_mean,
+        "threshold": trained.threshold,
+    }
     print(json.dumps(summary) if as_json else f"training run {trained.run_id}: {trained.family}, CV ROC AUC {trained.cv_roc_auc_mean:.4f}")
 
 
@@ -171,7 +179,11 @@ def evaluate(
 
     evaluated = _run(action)
     summary = {"evaluation_run_id": evaluated.run_id, "test_metrics": evaluated.metrics, "parity_difference": evaluated.parity_difference}
-    print(json.dumps(summary) if as_json else "\n".join([f"evaluation run {evaluated.run_id}", *(f"  {k}: {v:.4f}" for k, v in evaluated.metrics.items())]))
+    print(
+        json.dumps(summary)
+        if as_json
+        else "\n".join([f"evaluation run {evaluated.run_id}", *(f"  {k}: {v:.4f}" for k, v in evaluated.metrics.items())])
+    )
 
 
 @app.command()
@@ -284,7 +296,9 @@ def synthesize(
 def monitor(
     window: Annotated[str | None, typer.Option("--window", help="Window length ending now (or at --end): 30m, 6h, 1d, 7d.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Window end as ISO time, e.g. 2026-11-22T00:00:00Z (default now).")] = None,
-    auto_retrain: Annotated[bool | None, typer.Option("--auto-retrain/--no-auto-retrain", help="Retrain (through the gate) on a drift or performance alert.")] = None,
+    auto_retrain: Annotated[
+        bool | None, typer.Option("--auto-retrain/--no-auto-retrain", help="Retrain (through the gate) on a drift or performance alert.")
+    ] = None,
     store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL.")] = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
@@ -296,7 +310,9 @@ def monitor(
     from churnops.monitoring.window import Window
 
     settings = _run(
-        lambda: _settings(monitor_window=window, auto_retrain=auto_retrain, store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset)
+        lambda: _settings(
+            monitor_window=window, auto_retrain=auto_retrain, store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset
+        )
     )
     span = _run(lambda: Window.ending(settings.monitor_window, _parse_time(end) if end else None))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -332,10 +348,16 @@ def _print_monitoring(summary: dict[str, Any]) -> None:
         table.add_row("prediction drift score", f"{drift['prediction']['score']:.4f}")
     quality, performance, service = summary["quality"], summary["performance"], summary["service"]
     table.add_row("predictions", str(quality["rows"]))
-    table.add_row("missing / out of range / unseen", f"{quality['missing_share']:.3f} / {quality['out_of_range_share']:.3f} / {quality['unseen_category_share']:.3f}")
+    table.add_row(
+        "missing / out of range / unseen",
+        f"{quality['missing_share']:.3f} / {quality['out_of_range_share']:.3f} / {quality['unseen_category_share']:.3f}",
+    )
     reference_auc = performance["reference"].get("roc_auc")
     auc = "n/a" if performance["roc_auc"] is None else f"{performance['roc_auc']:.4f}"
-    table.add_row("ROC AUC on feedback (test)", f"{auc} ({reference_auc if reference_auc is None else round(reference_auc, 4)}), {performance['labelled']} labelled")
+    table.add_row(
+        "ROC AUC on feedback (test)",
+        f"{auc} ({reference_auc if reference_auc is None else round(reference_auc, 4)}), {performance['labelled']} labelled",
+    )
     latency = [service[f"latency_p{q}_ms"] for q in (50, 95, 99)]
     table.add_row("latency p50/p95/p99 ms", " / ".join("n/a" if value is None else f"{value:.1f}" for value in latency))
     table.add_row("requests / 5xx rate", f"{service['requests']} / {service['error_rate']:.3f}")
@@ -370,7 +392,9 @@ def kibana_import(
         raise typer.Exit(code=1)
     api_key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
     answer = _run(lambda: import_saved_objects(settings.kibana_url, file, api_key, space))
-    out.print(f"imported {answer.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'")
+    out.print(
+        f"imported {answer.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'"
+    )
 
 
 @app.command()

@@ -131,7 +131,10 @@ def register_onnx_converters() -> None:
         container.add_node("Equal", [source, names["value"]], names["equal"], name=scope.get_unique_operator_name("Equal"))
         container.add_node("Cast", names["equal"], names["flags"], to=TensorProto.DOUBLE, name=scope.get_unique_operator_name("Cast"))
         container.add_node(
-            "ReduceSum", [names["flags"], names["axes"]], operator.outputs[0].full_name, keepdims=1,
+            "ReduceSum",
+            [names["flags"], names["axes"]],
+            operator.outputs[0].full_name,
+            keepdims=1,
             name=scope.get_unique_operator_name("ReduceSum"),
         )
 
@@ -141,7 +144,10 @@ def register_onnx_converters() -> None:
 
     def convert_float32_cast(scope: Any, operator: Any, container: Any) -> None:
         container.add_node(
-            "Cast", operator.inputs[0].full_name, operator.outputs[0].full_name, to=TensorProto.FLOAT,
+            "Cast",
+            operator.inputs[0].full_name,
+            operator.outputs[0].full_name,
+            to=TensorProto.FLOAT,
             name=scope.get_unique_operator_name("Cast"),
         )
 
@@ -151,9 +157,7 @@ def register_onnx_converters() -> None:
         operator.outputs.append(scope.declare_local_variable("as_float32", FloatTensorType()))
         return list(operator.outputs)
 
-    update_registered_converter(
-        Float32Cast, "ChurnopsFloat32Cast", shape_same_columns_float, convert_float32_cast, parser=parse_to_float
-    )
+    update_registered_converter(Float32Cast, "ChurnopsFloat32Cast", shape_same_columns_float, convert_float32_cast, parser=parse_to_float)
 
     def parse_to_double(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> list[Any]:
         # The default parser guesses float32 for the output; these features are float64 end to end.
@@ -174,13 +178,13 @@ def register_onnx_converters() -> None:
         container.add_initializer(names["fill"], TensorProto.DOUBLE, [len(fill)], fill.tolist())
         container.add_node("IsNaN", source, names["missing"], name=scope.get_unique_operator_name("IsNaN"))
         container.add_node(
-            "Where", [names["missing"], names["fill"], source], operator.outputs[0].full_name,
+            "Where",
+            [names["missing"], names["fill"], source],
+            operator.outputs[0].full_name,
             name=scope.get_unique_operator_name("Where"),
         )
 
-    update_registered_converter(
-        SimpleImputer, "SklearnSimpleImputer", calculate_sklearn_imputer_output_shapes, convert_imputer
-    )
+    update_registered_converter(SimpleImputer, "SklearnSimpleImputer", calculate_sklearn_imputer_output_shapes, convert_imputer)
     for model_type, alias, converter in (
         (RatioFeature, "ChurnopsRatioFeature", convert_ratio),
         (CountEqual, "ChurnopsCountEqual", convert_count),

@@ -206,9 +206,7 @@ def evaluate_training(settings: Settings, prepared: Prepared, trained: Trained, 
     progress.step("evaluate")
     test = prepared.split.test
     with mlflow.start_run(run_name=f"evaluate-{prepared.contract.name}") as run:
-        mlflow.set_tags(
-            {"churnops.kind": "evaluation", "training_run_id": trained.run_id, "data_fingerprint": prepared.dataset.fingerprint}
-        )
+        mlflow.set_tags({"churnops.kind": "evaluation", "training_run_id": trained.run_id, "data_fingerprint": prepared.dataset.fingerprint})
         mlflow.log_params({"threshold": trained.threshold, "family": trained.family, "n_test": len(test.target)})
         result = evaluate(trained.pipeline, test, trained.threshold, settings.seed)
         model_dir = Path(mlflow.artifacts.download_artifacts(trained.model_uri))
@@ -259,7 +257,9 @@ def register_and_gate(
     try:
         champion_version, champion = champion_metrics_on(settings, client, prepared.split.test.features, prepared.split.test.target)
     except Exception as error:  # noqa: BLE001 - an unscorable champion blocks promotion, it must not crash the run
-        decision = registry.GateDecision(False, [f"current champion could not be scored on this test data ({error}); use `churnops promote` to force"])
+        decision = registry.GateDecision(
+            False, [f"current champion could not be scored on this test data ({error}); use `churnops promote` to force"]
+        )
         champion_version, champion = "unscorable", None
     else:
         decision = registry.decide_promotion(metrics, champion, evaluated.parity_difference, settings)
@@ -345,7 +345,9 @@ def load_trained(settings: Settings, run_id: str) -> tuple[Prepared, Trained]:
     if prepared.dataset.fingerprint != tags.get("data_fingerprint"):
         raise DataError(f"The data at '{source}' changed since run {run_id} (fingerprint differs); its test split cannot be rebuilt.")
     family = params["family"]
-    model_params = {key.removeprefix("model."): json.loads(value) if _is_json(value) else value for key, value in params.items() if key.startswith("model.")}
+    model_params = {
+        key.removeprefix("model."): json.loads(value) if _is_json(value) else value for key, value in params.items() if key.startswith("model.")
+    }
     pipeline = mlflow.sklearn.load_model(tags["model_uri"])
     trained = Trained(
         run_id, tags["model_uri"], family, model_params, metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"], metrics["threshold"], pipeline

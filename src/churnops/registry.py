@@ -124,9 +124,7 @@ def rollback(client: MlflowClient, name: str) -> tuple[str, str]:
     return str(current.version), previous
 
 
-def record_decision(
-    settings: Settings, action: str, version: str, decision: GateDecision, links: dict[str, str], metrics: dict[str, float]
-) -> str:
+def record_decision(settings: Settings, action: str, version: str, decision: GateDecision, links: dict[str, str], metrics: dict[str, float]) -> str:
     """A run in the training experiment that records a gate decision, forced promotion or rollback."""
     with mlflow.start_run(run_name=f"{action}-v{version}") as run:
         mlflow.set_tags(

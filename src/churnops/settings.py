@@ -95,7 +95,9 @@ class Settings(BaseSettings):
     smtp_recipients: list[str] = Field(default_factory=list, description='JSON list, e.g. ["oncall@example.com"].')
     auto_retrain: bool = Field(False, description="Run the training pipeline (through the gate) when a drift or performance alert fires.")
     retrain_with_feedback: bool = Field(True, description="Retraining adds the window's predictions that have feedback to the training data.")
-    retrain_data_dir: Path = Field(Path(".churnops/retrain"), description="Where retraining writes the training file it built (kept: the training run points at it).")
+    retrain_data_dir: Path = Field(
+        Path(".churnops/retrain"), description="Where retraining writes the training file it built (kept: the training run points at it)."
+    )
 
     # Elasticsearch / Kibana
     elasticsearch_url: str | None = Field(None, description="Export predictions, feedback, alerts and monitoring results here.")
@@ -112,7 +114,9 @@ class Settings(BaseSettings):
         """`--data ""` (e.g. from MLproject defaults) means: use synthetic data."""
         return None if isinstance(value, str) and value.strip() in ("", "synthetic") else value
 
-    @field_validator("api_key", "alert_webhook_url", "smtp_host", "elasticsearch_url", "elasticsearch_api_key", "kibana_url", "kibana_api_key", mode="before")
+    @field_validator(
+        "api_key", "alert_webhook_url", "smtp_host", "elasticsearch_url", "elasticsearch_api_key", "kibana_url", "kibana_api_key", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -106,9 +106,7 @@ def test_missing_column(tmp_path: Path, contract: DatasetContract, telco_frame: 
 
 
 @pytest.mark.parametrize("renamed", ["tenur", "Tenure", "tenure_months"])
-def test_renamed_column_suggests_the_closest_name(
-    tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame, renamed: str
-) -> None:
+def test_renamed_column_suggests_the_closest_name(tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame, renamed: str) -> None:
     path = write_frame(tmp_path / "renamed.csv", telco_frame.rename(columns={"tenure": renamed}))
     message = load_error(path, contract)
     assert f"'tenure' (did you mean '{renamed}'?)" in message
@@ -135,10 +133,7 @@ def test_unknown_category(tmp_path: Path, contract: DatasetContract, telco_frame
     frame = telco_frame.copy()
     frame.loc[4, "Contract"] = "Three year"
     message = load_error(write_frame(tmp_path / "category.csv", frame), contract)
-    assert (
-        "column 'Contract': unknown category (allowed: Month-to-month, One year, Two year); "
-        f"1 row(s), first: {line(4)}: 'Three year'"
-    ) in message
+    assert (f"column 'Contract': unknown category (allowed: Month-to-month, One year, Two year); 1 row(s), first: {line(4)}: 'Three year'") in message
 
 
 def test_target_with_a_third_value(tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame) -> None:
@@ -164,9 +159,7 @@ def test_out_of_range_value(tmp_path: Path, contract: DatasetContract, telco_fra
     assert f"column 'tenure': value out of range [0.0, 120.0]; 1 row(s), first: {line(2)}: -3" in message
 
 
-def test_only_the_first_five_offending_lines_are_listed(
-    tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame
-) -> None:
+def test_only_the_first_five_offending_lines_are_listed(tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame) -> None:
     frame = telco_frame.copy()
     bad_rows = list(range(100, 108))
     frame.loc[bad_rows, "gender"] = "Other"
@@ -209,8 +202,7 @@ def _three_year(frame: pd.DataFrame) -> pd.DataFrame:
     ("change", "expected"),
     [
         (_rename_tenure, "'tenure' (did you mean 'Tenure'?)"),
-        (_three_year, f"column 'Contract': unknown category (allowed: Month-to-month, One year, Two year); "
-                      f"1 row(s), first: {line(4)}: 'Three year'"),
+        (_three_year, f"column 'Contract': unknown category (allowed: Month-to-month, One year, Two year); 1 row(s), first: {line(4)}: 'Three year'"),
     ],
     ids=["renamed-column", "unknown-category"],
 )
@@ -256,9 +248,7 @@ def test_other_delimiters_give_the_same_data(
     assert load_dataset(path, contract).fingerprint == telco.fingerprint
 
 
-def test_rewritten_copy_gives_the_same_fingerprint(
-    tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame, telco: Dataset
-) -> None:
+def test_rewritten_copy_gives_the_same_fingerprint(tmp_path: Path, contract: DatasetContract, telco_frame: pd.DataFrame, telco: Dataset) -> None:
     path = write_frame(tmp_path / "copy.csv", telco_frame, lineterminator="\r\n")
     assert load_dataset(path, contract).fingerprint == telco.fingerprint
 

@@ -74,7 +74,15 @@ class FakeElasticsearch:
                     return
                 path = self.path.split("?")[0]
                 if method == "GET" and path == "/":
-                    self._answer(200, {"name": "fake", "cluster_name": "fake-elasticsearch", "version": {"number": "9.1.0", "build_flavor": "default"}, "tagline": "You Know, for Search"})
+                    self._answer(
+                        200,
+                        {
+                            "name": "fake",
+                            "cluster_name": "fake-elasticsearch",
+                            "version": {"number": "9.1.0", "build_flavor": "default"},
+                            "tagline": "You Know, for Search",
+                        },
+                    )
                 elif method == "PUT" and path.startswith("/_index_template/"):
                     with fake.lock:
                         fake.templates[path.removeprefix("/_index_template/")] = json.loads(body)
@@ -104,9 +112,27 @@ class FakeElasticsearch:
                 if self.reject_documents > 0:
                     self.reject_documents -= 1
                     errors = True
-                    items.append({"index": {"_index": meta["_index"], "_id": meta["_id"], "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "fake: queue full"}}})
+                    items.append(
+                        {
+                            "index": {
+                                "_index": meta["_index"],
+                                "_id": meta["_id"],
+                                "status": 429,
+                                "error": {"type": "es_rejected_execution_exception", "reason": "fake: queue full"},
+                            }
+                        }
+                    )
                     continue
                 created = meta["_id"] not in self.indices[meta["_index"]]
                 self.indices[meta["_index"]][meta["_id"]] = source
-                items.append({"index": {"_index": meta["_index"], "_id": meta["_id"], "status": 201 if created else 200, "result": "created" if created else "updated"}})
+                items.append(
+                    {
+                        "index": {
+                            "_index": meta["_index"],
+                            "_id": meta["_id"],
+                            "status": 201 if created else 200,
+                            "result": "created" if created else "updated",
+                        }
+                    }
+                )
         return {"took": 1, "errors": errors, "items": items}

@@ -73,7 +73,13 @@ class FakeKibana:
         for item in lines:
             missing = [ref for ref in item.get("references", []) if (ref["type"], ref["id"]) not in known]
             if not {"type", "id", "attributes"} <= item.keys() or missing:
-                errors.append({"type": item.get("type"), "id": item.get("id"), "error": {"type": "missing_references" if missing else "invalid", "references": missing}})
+                errors.append(
+                    {
+                        "type": item.get("type"),
+                        "id": item.get("id"),
+                        "error": {"type": "missing_references" if missing else "invalid", "references": missing},
+                    }
+                )
                 continue
             imported.append(item)
         with self.lock:

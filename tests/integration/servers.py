@@ -57,10 +57,21 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.
     """`mlflow server` with artifact serving on; yields its URL once /health answers."""
     port = free_port()
     command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend_store_uri,
-        "--serve-artifacts", "--artifacts-destination", artifacts.as_uri(),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts.as_uri(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     with _server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
         yield url
@@ -114,7 +125,9 @@ def prometheus_server(config: Path, log: Path, timeout: float = 60.0) -> Iterato
     """Debian's `prometheus` with `config` and a private data folder; yields its URL once /-/ready answers."""
     port = free_port()
     command = [
-        "prometheus", f"--config.file={config}", f"--storage.tsdb.path={config.parent / 'prometheus-data'}",
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={config.parent / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
     with _server_process(command, port, log, timeout, stop_timeout=30, health="/-/ready") as url:

@@ -71,7 +71,10 @@ def test_runs_are_tracked_and_linked(first_run) -> None:
     training_artifacts = {item.path for item in client.list_artifacts(result.training_run_id, "search")}
     assert "search/history.png" in training_artifacts
     plots = {item.path for item in client.list_artifacts(result.evaluation_run_id, "plots")}
-    assert {f"plots/{name}" for name in ("roc_curve.png", "precision_recall_curve.png", "confusion_matrix.png", "calibration_curve.png", "feature_importance.png")} <= plots
+    assert {
+        f"plots/{name}"
+        for name in ("roc_curve.png", "precision_recall_curve.png", "confusion_matrix.png", "calibration_curve.png", "feature_importance.png")
+    } <= plots
     metrics = evaluation.data.metrics
     for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier"):
         assert f"test_{name}" in metrics
@@ -158,7 +161,9 @@ def test_forced_promotion_and_rollback_move_aliases(first_run) -> None:
 def test_runs_command_lists_top_runs(first_run) -> None:
     folder, settings, _ = first_run
     os.chdir(folder)
-    result = CliRunner().invoke(app, ["runs", "--metric", "cv_roc_auc_mean", "--top", "2", "--json"], env={"CHURNOPS_TRACKING_URI": settings.tracking_uri})
+    result = CliRunner().invoke(
+        app, ["runs", "--metric", "cv_roc_auc_mean", "--top", "2", "--json"], env={"CHURNOPS_TRACKING_URI": settings.tracking_uri}
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert len(rows) == 2
@@ -181,9 +186,7 @@ def test_bad_file_fails_cleanly_and_registers_nothing(tmp_path: Path, monkeypatc
     bad = tmp_path / "bad.csv"
     bad.write_text(synthetic_csv.read_text().replace("Month-to-month", "Monthly", 1))
     settings = fast_settings(tmp_path)
-    result = CliRunner().invoke(
-        app, ["pipeline", "--data", str(bad), "--tracking-uri", settings.tracking_uri, "--dataset", str(settings.dataset)]
-    )
+    result = CliRunner().invoke(app, ["pipeline", "--data", str(bad), "--tracking-uri", settings.tracking_uri, "--dataset", str(settings.dataset)])
     assert result.exit_code == 1
     assert "unknown category" in result.output and "'Contract'" in result.output and "Monthly" in result.output
     assert "Traceback" not in result.output

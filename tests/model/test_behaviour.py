@@ -34,10 +34,7 @@ MAIN_FAMILIES = ["logistic_regression", "gradient_boosting"]
 def trained(contract: DatasetContract, telco_split: Split) -> dict[str, Pipeline]:
     """One pipeline per family, fitted once on the Telco training part."""
     train = telco_split.train
-    return {
-        family: families.build_pipeline(contract, family, params, 42).fit(train.features, train.target)
-        for family, params in PARAMS.items()
-    }
+    return {family: families.build_pipeline(contract, family, params, 42).fit(train.features, train.target) for family, params in PARAMS.items()}
 
 
 def churn_probability(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
@@ -64,9 +61,7 @@ def test_probabilities_are_valid_and_not_constant(trained: dict[str, Pipeline], 
 
 
 @pytest.mark.parametrize("family", MAIN_FAMILIES)
-def test_month_to_month_contract_scores_higher_than_two_year(
-    trained: dict[str, Pipeline], telco_split: Split, family: str
-) -> None:
+def test_month_to_month_contract_scores_higher_than_two_year(trained: dict[str, Pipeline], telco_split: Split, family: str) -> None:
     customers = telco_split.test.features
     month_to_month = churn_probability(trained[family], customers.assign(Contract="Month-to-month"))
     two_year = churn_probability(trained[family], customers.assign(Contract="Two year"))

@@ -38,7 +38,12 @@ def test_drift_alert_retrains_through_the_gate_and_the_api_follows(
     telco_registry: TelcoRegistry, telco: Dataset, contract: DatasetContract, telco_csv: Path, tmp_path: Path
 ) -> None:
     settings = monitor_settings(
-        telco_registry, tmp_path, data=str(telco_csv), auto_retrain=True, families=["logistic_regression"], search_trials=2,
+        telco_registry,
+        tmp_path,
+        data=str(telco_csv),
+        auto_retrain=True,
+        families=["logistic_regression"],
+        search_trials=2,
         store_flush_seconds=0.05,
     )
     client_registry = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)

@@ -21,8 +21,8 @@ from churnops.serving.store import FEEDBACK, PREDICTIONS, PredictionStore, creat
 from churnops.settings import Settings
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.integration.servers import churnops_api, free_port
-from tests.monitoring.traffic import as_requests, customers, store_predictions
 from tests.monitoring.conftest import TelcoRegistry
+from tests.monitoring.traffic import as_requests, customers, store_predictions
 from tests.serving.conftest import api_settings, wait_until
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -48,7 +48,10 @@ def exporter(url: str, contract: DatasetContract, retries: int = 3) -> tuple[Ela
 def unexported(store_url: str) -> int:
     engine = create_store_engine(store_url)
     with engine.connect() as connection:
-        count = sum(connection.execute(sa.select(sa.func.count()).select_from(table).where(table.c.exported_at.is_(None))).scalar_one() for table in (PREDICTIONS, FEEDBACK))
+        count = sum(
+            connection.execute(sa.select(sa.func.count()).select_from(table).where(table.c.exported_at.is_(None))).scalar_one()
+            for table in (PREDICTIONS, FEEDBACK)
+        )
     engine.dispose()
     return int(count)
 
@@ -68,7 +71,10 @@ def test_templates_carry_explicit_mappings_and_documents_land_in_daily_indices(t
         assert properties["features"]["properties"]["Contract"] == {"type": "keyword"}
         assert properties["features"]["properties"]["tenure"] == {"type": "double"}
 
-        assert sorted(index for index in es.indices if "predictions" in index) == ["churnops-predictions-2026.11.20", "churnops-predictions-2026.11.21"]
+        assert sorted(index for index in es.indices if "predictions" in index) == [
+            "churnops-predictions-2026.11.20",
+            "churnops-predictions-2026.11.21",
+        ]
         documents = es.documents("churnops-predictions-")
         assert len(documents) == 1200
         first = next(iter(documents.values()))
@@ -135,7 +141,9 @@ def test_the_api_exports_in_the_background_and_serves_through_an_outage(
     assert unexported(settings.store_url) == 0
 
 
-@pytest.mark.skipif(not os.environ.get("CHURNOPS_ELASTICSEARCH_URL"), reason="CHURNOPS_ELASTICSEARCH_URL not set: no real Elasticsearch cluster to test against")
+@pytest.mark.skipif(
+    not os.environ.get("CHURNOPS_ELASTICSEARCH_URL"), reason="CHURNOPS_ELASTICSEARCH_URL not set: no real Elasticsearch cluster to test against"
+)
 def test_against_a_real_cluster(tmp_path: Path, contract: DatasetContract, telco: Dataset) -> None:
     store_url = filled_store(tmp_path, contract, telco, count=50)
     settings = Settings(elasticsearch_index_prefix=f"churnops-test-{os.getpid()}", dataset=Path("configs/telco.yaml").resolve())

@@ -62,7 +62,9 @@ def test_every_panel_reads_fields_the_exporter_maps(contract: DatasetContract) -
 
 def kibana_import(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}
-    return subprocess.run([sys.executable, "-m", "churnops", "kibana", "import", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    return subprocess.run(
+        [sys.executable, "-m", "churnops", "kibana", "import", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )  # noqa: S603
 
 
 def test_import_posts_the_saved_objects_to_kibana() -> None:
@@ -83,7 +85,9 @@ def test_import_failures_are_explained(tmp_path: Path) -> None:
     unreachable = kibana_import("--url", "http://127.0.0.1:9")
     assert unreachable.returncode == 1 and "not reachable" in unreachable.stderr and "Traceback" not in unreachable.stderr
     broken = tmp_path / "broken.ndjson"
-    broken.write_text(json.dumps({"type": "dashboard", "id": "d", "attributes": {}, "references": [{"type": "visualization", "id": "gone", "name": "p"}]}) + "\n")
+    broken.write_text(
+        json.dumps({"type": "dashboard", "id": "d", "attributes": {}, "references": [{"type": "visualization", "id": "gone", "name": "p"}]}) + "\n"
+    )
     with FakeKibana() as kibana:
         refused = kibana_import("--url", kibana.url, "--file", str(broken))
     assert refused.returncode == 1 and "missing_references" in refused.stderr

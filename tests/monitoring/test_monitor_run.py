@@ -39,7 +39,13 @@ from tests.serving.conftest import wait_until
 def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "churnops", "monitor", *args], env=env, cwd=settings.monitor_report_dir.parent, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "churnops", "monitor", *args],
+        env=env,
+        cwd=settings.monitor_report_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -51,7 +57,17 @@ def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry
     store = PredictionStore(settings.store_url, settings.spool_dir)
     store.start()
     start = datetime.now(UTC) - timedelta(hours=1)
-    store_predictions(store, load_contract(CONTRACT_PATH), frame, model.predict_proba(frame)[:, 1], telco_registry.result.threshold, "1", start, timedelta(minutes=50), truth)
+    store_predictions(
+        store,
+        load_contract(CONTRACT_PATH),
+        frame,
+        model.predict_proba(frame)[:, 1],
+        telco_registry.result.threshold,
+        "1",
+        start,
+        timedelta(minutes=50),
+        truth,
+    )
     latencies = list(np.random.default_rng(1).gamma(2.0, 3.0, 400))
     store.record_requests(
         [
@@ -90,7 +106,8 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port, maildir = free_port(), tmp_path / "maildir"
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import socket
 

@@ -23,7 +23,10 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    require(shutil.which("promtool") is not None and shutil.which("prometheus") is not None, "Debian's prometheus package is not installed (apt-get install prometheus)")
+    require(
+        shutil.which("promtool") is not None and shutil.which("prometheus") is not None,
+        "Debian's prometheus package is not installed (apt-get install prometheus)",
+    )
     return "promtool"
 
 
@@ -48,10 +51,22 @@ def test_prometheus_scrapes_the_api_and_loads_the_alert_rules(promtool: str, tel
     store.close()
     engine = sa.create_engine(settings.store_url)
     with engine.begin() as connection:
-        connection.execute(sa.insert(MONITORING_RUNS), [{
-            "run_id": "r1", "window_start": datetime.now(UTC) - timedelta(days=1), "window_end": datetime.now(UTC), "model_version": "1",
-            "predictions": 500, "share_drifted_features": 0.42, "prediction_drift_score": 0.2, "roc_auc": None, "alerts": 2,
-        }])
+        connection.execute(
+            sa.insert(MONITORING_RUNS),
+            [
+                {
+                    "run_id": "r1",
+                    "window_start": datetime.now(UTC) - timedelta(days=1),
+                    "window_end": datetime.now(UTC),
+                    "model_version": "1",
+                    "predictions": 500,
+                    "share_drifted_features": 0.42,
+                    "prediction_drift_score": 0.2,
+                    "roc_auc": None,
+                    "alerts": 2,
+                }
+            ],
+        )
     engine.dispose()
 
     with churnops_api(settings, tmp_path / "api.log") as api:
@@ -68,10 +83,17 @@ def test_prometheus_scrapes_the_api_and_loads_the_alert_rules(promtool: str, tel
             assert query(prometheus, "churnops_model_version")[0]["value"][1] == "1"
             assert float(query(prometheus, "churnops_drift_share")[0]["value"][1]) == pytest.approx(0.42)
             groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
-            assert {rule["name"] for group in groups for rule in group["rules"]} >= {"ChurnopsHighLatency", "ChurnopsHighErrorRate", "ChurnopsDataDrift"}
+            assert {rule["name"] for group in groups for rule in group["rules"]} >= {
+                "ChurnopsHighLatency",
+                "ChurnopsHighErrorRate",
+                "ChurnopsDataDrift",
+            }
             # 0.42 >= 0.3 and the rule has no `for`: it fires at the next evaluation.
             wait_until(
-                lambda: any(alert["labels"]["alertname"] == "ChurnopsDataDrift" and alert["state"] == "firing"
-                            for alert in httpx.get(f"{prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]),
-                30, "ChurnopsDataDrift did not fire",
+                lambda: any(
+                    alert["labels"]["alertname"] == "ChurnopsDataDrift" and alert["state"] == "firing"
+                    for alert in httpx.get(f"{prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+                ),
+                30,
+                "ChurnopsDataDrift did not fire",
             )

@@ -70,8 +70,17 @@ def store_predictions(
     store.record_predictions(
         [
             PredictionRecord(
-                ids[row], start + step * row, model_name, version, records[row], float(probabilities[row]),
-                bool(probabilities[row] >= threshold), threshold, 0.3, "/predict", None,
+                ids[row],
+                start + step * row,
+                model_name,
+                version,
+                records[row],
+                float(probabilities[row]),
+                bool(probabilities[row] >= threshold),
+                threshold,
+                0.3,
+                "/predict",
+                None,
             )
             for row in range(len(frame))
         ]

@@ -63,7 +63,6 @@ def valid_customers(csv: Path, contract: DatasetContract, count: int) -> list[di
     return list(json.loads(frame.to_json(orient="records")))
 
 
-
 def wait_until(condition: Callable[[], object], timeout: float, message: str) -> None:
     """Poll `condition` until it holds; fail with `message` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

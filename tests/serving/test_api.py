@@ -43,7 +43,9 @@ def customers(synthetic_csv: Path, contract: DatasetContract) -> list[dict[str, 
     return valid_customers(synthetic_csv, contract, 40)
 
 
-def test_predict_answers_with_the_champion_at_its_threshold(client: httpx.Client, customers: list[dict[str, Any]], trained_registry: TrainedRegistry) -> None:
+def test_predict_answers_with_the_champion_at_its_threshold(
+    client: httpx.Client, customers: list[dict[str, Any]], trained_registry: TrainedRegistry
+) -> None:
     response = client.post("/predict", json={**customers[0], "customerID": "C-1"}, headers={"X-Request-ID": "req-abc"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -193,8 +195,19 @@ def test_logs_are_json_lines_carrying_the_request_id(client: httpx.Client, serve
 
 def test_openapi_documents_every_endpoint_with_a_valid_example(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
-    assert {"/predict", "/predict/batch", "/invocations", "/model", "/health", "/ready", "/metrics", "/feedback",
-            "/admin/reload", "/admin/retrain", "/admin/jobs/{job_id}"} <= set(schema["paths"])
+    assert {
+        "/predict",
+        "/predict/batch",
+        "/invocations",
+        "/model",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/feedback",
+        "/admin/reload",
+        "/admin/retrain",
+        "/admin/jobs/{job_id}",
+    } <= set(schema["paths"])
     customer = schema["components"]["schemas"]["Customer"]
     assert all(field.get("description") and field.get("examples") for field in customer["properties"].values())
     example = customer["examples"][0]

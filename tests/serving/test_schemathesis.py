@@ -24,11 +24,28 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(trained_regi
     report = tmp_path / "schemathesis.json"
     with churnops_api(settings, tmp_path / "api.log") as url:
         command = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
-            "--checks", CHECKS, "--max-examples", "40", "--seed", "7", "--generation-database", "none",
-            "--header", f"X-API-Key: {API_KEY}",
-            "--exclude-path", "/admin/retrain",  # would start real training runs; its auth and jobs are tested in test_api
-            "--report", "json", "--report-json-path", str(report), "--no-color",
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+            "--generation-database",
+            "none",
+            "--header",
+            f"X-API-Key: {API_KEY}",
+            "--exclude-path",
+            "/admin/retrain",  # would start real training runs; its auth and jobs are tested in test_api
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+            "--no-color",
         ]
         run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})  # noqa: S603
     summary = json.loads(report.read_text())

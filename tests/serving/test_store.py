@@ -345,9 +345,7 @@ def test_store_started_while_the_database_is_down_catches_up(postgres_url: str, 
     assert stored(postgres_url) == {"predictions": 200, "distinct_predictions": 200, "feedback": 20, "distinct_feedback": 20}
 
 
-def test_spool_left_by_a_previous_process_is_replayed_at_start(
-    database_url: str, unreachable_url: str, make_store: MakeStore, spool: Path
-) -> None:
+def test_spool_left_by_a_previous_process_is_replayed_at_start(database_url: str, unreachable_url: str, make_store: MakeStore, spool: Path) -> None:
     first = make_store(unreachable_url)
     first.start()
     records = predictions(120)

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from churnops.data.contract import DatasetContract
+from churnops.settings import Settings
 from tests.conftest import require
 from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from churnops.settings import Settings
 from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
 from tests.serving.load import drive
 from tests.serving.proxy import TcpProxy

@@ -41,13 +41,17 @@ def run_load(trained: TrainedRegistry, tmp_path: Path, store_url: str, csv: Path
 
 
 @pytest.mark.slow
-def test_sqlite_store_holds_every_prediction_after_load(trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:
+def test_sqlite_store_holds_every_prediction_after_load(
+    trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract
+) -> None:
     run_load(trained_registry, tmp_path, f"sqlite:///{tmp_path / 'predictions.db'}", synthetic_csv, contract)
 
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_postgres_store_holds_every_prediction_after_load(trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:
+def test_postgres_store_holds_every_prediction_after_load(
+    trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract
+) -> None:
     require(postgres_available(), "PostgreSQL is not reachable (set CHURNOPS_TEST_POSTGRES_URL)")
     with scratch_database() as url:
         run_load(trained_registry, tmp_path, url, synthetic_csv, contract)

@@ -20,7 +20,16 @@ from churnops.settings import Settings
 WINDOW = Window(datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)), ("6h", timedelta(hours=6)), ("1d", timedelta(days=1)), ("2w", timedelta(weeks=2)), ("90s", timedelta(seconds=90))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("6h", timedelta(hours=6)),
+        ("1d", timedelta(days=1)),
+        ("2w", timedelta(weeks=2)),
+        ("90s", timedelta(seconds=90)),
+    ],
+)
 def test_window_lengths(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
     window = Window.ending(text, WINDOW.end)
@@ -79,7 +88,9 @@ def test_calibration_error_is_zero_when_rates_match_and_large_when_not() -> None
 
 
 def test_service_percentiles_and_error_rate() -> None:
-    requests = pd.DataFrame({"status": [200] * 96 + [422, 404, 500, 503], "latency_ms": list(range(1, 101)), "endpoint": "/predict", "method": "POST"})
+    requests = pd.DataFrame(
+        {"status": [200] * 96 + [422, 404, 500, 503], "latency_ms": list(range(1, 101)), "endpoint": "/predict", "method": "POST"}
+    )
     service = measure_service(requests, predictions=96)
     assert service.requests == 100 and service.errors == 2 and service.client_errors == 2 and service.error_rate == 0.02
     assert service.latency_p50_ms == pytest.approx(50.5) and service.latency_p99_ms == pytest.approx(99.01)

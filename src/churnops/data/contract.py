@@ -23,9 +23,7 @@ class ColumnSpec(_Strict):
 
     type: Literal["categorical", "integer", "number"]
     values: list[str] | None = None
-    encoding: dict[int | str, str] | None = Field(
-        default=None, description="Raw file value -> contract value, applied before validation."
-    )
+    encoding: dict[int | str, str] | None = Field(default=None, description="Raw file value -> contract value, applied before validation.")
     min: float | None = None
     max: float | None = None
     nullable: bool = False
@@ -150,7 +148,5 @@ def load_contract(path: str | Path) -> DatasetContract:
     try:
         return DatasetContract.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}" for issue in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}" for issue in error.errors())
         raise ConfigError(f"Dataset contract '{path}' is invalid: {problems}") from error

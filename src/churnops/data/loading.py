@@ -117,9 +117,7 @@ def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path) -
     unexpected = [name for name in present if name not in contract.required_columns]
     problems = []
     for column in missing:
-        close = difflib.get_close_matches(column, unexpected, n=1, cutoff=0.6) or [
-            name for name in unexpected if name.lower() == column.lower()
-        ]
+        close = difflib.get_close_matches(column, unexpected, n=1, cutoff=0.6) or [name for name in unexpected if name.lower() == column.lower()]
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         problems.append(f"'{column}'{hint}")
     if len(present) == 1 and len(contract.required_columns) > 1:

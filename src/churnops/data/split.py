@@ -31,9 +31,7 @@ def split_dataset(dataset: Dataset, test_size: float, validation_size: float, se
     """Test first, then validation out of the rest; both stratified on the target."""
     positions = pd.RangeIndex(dataset.n_rows)
     rest, test = train_test_split(positions, test_size=test_size, stratify=dataset.target, random_state=seed)
-    train, validation = train_test_split(
-        rest, test_size=validation_size / (1 - test_size), stratify=dataset.target.iloc[rest], random_state=seed
-    )
+    train, validation = train_test_split(rest, test_size=validation_size / (1 - test_size), stratify=dataset.target.iloc[rest], random_state=seed)
     return Split(*(_part(dataset, part) for part in (train, validation, test)))
 
 

@@ -76,9 +76,24 @@ def evaluate_rules(metrics: Mapping[str, float], settings: Settings, window: Win
             continue
         threshold = float(getattr(settings, rule.threshold_setting))
         if _COMPARE[rule.comparison](value, threshold):
-            message = f"{rule.name}: {rule.description} is {value:.4g} ({rule.comparison} {threshold:g}) in {window.describe()} for version {model_version}"
+            message = (
+                f"{rule.name}: {rule.description} is {value:.4g} ({rule.comparison} {threshold:g}) in {window.describe()} for version {model_version}"
+            )
             alerts.append(
-                Alert(uuid.uuid4().hex, now, rule.name, rule.metric, float(value), threshold, window.start, window.end, model_version, run_id, message, rule.retrain)
+                Alert(
+                    uuid.uuid4().hex,
+                    now,
+                    rule.name,
+                    rule.metric,
+                    float(value),
+                    threshold,
+                    window.start,
+                    window.end,
+                    model_version,
+                    run_id,
+                    message,
+                    rule.retrain,
+                )
             )
     return alerts
 

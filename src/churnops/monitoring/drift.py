@@ -94,7 +94,9 @@ def detect_drift(
 
     def result(name: str) -> FeatureDrift:
         score = float(values[tests[name].get_metric_id()])
-        return FeatureDrift(methods[name], score, config.threshold, _is_drift(methods[name], score, config.threshold), float(values[psi[name].get_metric_id()]))
+        return FeatureDrift(
+            methods[name], score, config.threshold, _is_drift(methods[name], score, config.threshold), float(values[psi[name].get_metric_id()])
+        )
 
     return DriftResult({name: result(name) for name in features}, result(prediction_column), snapshot)
 

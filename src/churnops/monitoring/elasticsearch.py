@@ -53,29 +53,72 @@ def mappings(contract: DatasetContract) -> dict[str, dict[str, Any]]:
     numbers = lambda *names: {name: _DOUBLE for name in names}  # noqa: E731
     return {
         "predictions": {
-            "@timestamp": _DATE, "prediction_id": _KEYWORD, "model_name": _KEYWORD, "model_version": _KEYWORD,
-            "probability": _DOUBLE, "churn": _BOOLEAN, "threshold": _DOUBLE, "latency_ms": _DOUBLE,
-            "endpoint": _KEYWORD, "request_id": _KEYWORD, "features": {"properties": features},
+            "@timestamp": _DATE,
+            "prediction_id": _KEYWORD,
+            "model_name": _KEYWORD,
+            "model_version": _KEYWORD,
+            "probability": _DOUBLE,
+            "churn": _BOOLEAN,
+            "threshold": _DOUBLE,
+            "latency_ms": _DOUBLE,
+            "endpoint": _KEYWORD,
+            "request_id": _KEYWORD,
+            "features": {"properties": features},
         },
         "feedback": {"@timestamp": _DATE, "feedback_id": _KEYWORD, "prediction_id": _KEYWORD, "churned": _BOOLEAN, "request_id": _KEYWORD},
         "alerts": {
-            "@timestamp": _DATE, "alert_id": _KEYWORD, "rule": _KEYWORD, "metric": _KEYWORD, "value": _DOUBLE, "threshold": _DOUBLE,
-            "window_start": _DATE, "window_end": _DATE, "model_version": _KEYWORD, "monitoring_run_id": _KEYWORD, "message": {"type": "text"},
+            "@timestamp": _DATE,
+            "alert_id": _KEYWORD,
+            "rule": _KEYWORD,
+            "metric": _KEYWORD,
+            "value": _DOUBLE,
+            "threshold": _DOUBLE,
+            "window_start": _DATE,
+            "window_end": _DATE,
+            "model_version": _KEYWORD,
+            "monitoring_run_id": _KEYWORD,
+            "message": {"type": "text"},
         },
         "monitoring": {
-            "@timestamp": _DATE, "run_id": _KEYWORD, "window_start": _DATE, "model_version": _KEYWORD, "alerts": _KEYWORD,
+            "@timestamp": _DATE,
+            "run_id": _KEYWORD,
+            "window_start": _DATE,
+            "model_version": _KEYWORD,
+            "alerts": _KEYWORD,
             "alert_count": {"type": "integer"},
             "drift": {"properties": {**numbers("share_drifted_features", "drifted_features", "prediction_score", "prediction_psi")}},
             "quality": {"properties": numbers("rows", "missing_share", "out_of_range_share", "unseen_category_share")},
-            "performance": {"properties": numbers(
-                "labelled", "roc_auc", "precision", "recall", "f1", "brier", "calibration_error", "positive_rate", "observed_churn_rate", "reference_roc_auc"
-            )},
-            "service": {"properties": numbers("requests", "predictions", "errors", "client_errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")},
+            "performance": {
+                "properties": numbers(
+                    "labelled",
+                    "roc_auc",
+                    "precision",
+                    "recall",
+                    "f1",
+                    "brier",
+                    "calibration_error",
+                    "positive_rate",
+                    "observed_churn_rate",
+                    "reference_roc_auc",
+                )
+            },
+            "service": {
+                "properties": numbers(
+                    "requests", "predictions", "errors", "client_errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"
+                )
+            },
             "host": {"properties": numbers("cpu_percent", "memory_percent", "disk_percent")},
         },
         "feature-drift": {
-            "@timestamp": _DATE, "run_id": _KEYWORD, "model_version": _KEYWORD, "feature": _KEYWORD, "method": _KEYWORD,
-            "score": _DOUBLE, "psi": _DOUBLE, "threshold": _DOUBLE, "drifted": _BOOLEAN,
+            "@timestamp": _DATE,
+            "run_id": _KEYWORD,
+            "model_version": _KEYWORD,
+            "feature": _KEYWORD,
+            "method": _KEYWORD,
+            "score": _DOUBLE,
+            "psi": _DOUBLE,
+            "threshold": _DOUBLE,
+            "drifted": _BOOLEAN,
         },
     }
 
@@ -126,14 +169,18 @@ class ElasticsearchExporter:
             "alerts": self._export_table(engine, ALERTS, ALERTS.c.id, ALERTS.c.raised_at, self._alert_doc, "alerts"),
         }
 
-    def _export_table(self, engine: Engine, table: sa.Table, key: sa.Column, timestamp: sa.Column, to_doc: Callable[[Any], dict[str, Any]], kind: str) -> int:
+    def _export_table(
+        self, engine: Engine, table: sa.Table, key: sa.Column, timestamp: sa.Column, to_doc: Callable[[Any], dict[str, Any]], kind: str
+    ) -> int:
         exported = 0
         while True:
             with engine.connect() as connection:
                 rows = connection.execute(sa.select(table).where(table.c.exported_at.is_(None)).order_by(timestamp).limit(PAGE)).all()
             if not rows:
                 return exported
-            actions = [{"_index": self.index_name(kind, getattr(row, timestamp.name)), "_id": getattr(row, key.name), "_source": to_doc(row)} for row in rows]
+            actions = [
+                {"_index": self.index_name(kind, getattr(row, timestamp.name)), "_id": getattr(row, key.name), "_source": to_doc(row)} for row in rows
+            ]
             acknowledged = self.bulk(actions)
             if acknowledged:
                 with engine.begin() as connection:
@@ -145,21 +192,43 @@ class ElasticsearchExporter:
     def _prediction_doc(self, row: Any) -> dict[str, Any]:
         features = row.features if isinstance(row.features, dict) else json.loads(row.features)
         return {
-            "@timestamp": row.created_at.isoformat(), "prediction_id": row.id, "model_name": row.model_name, "model_version": row.model_version,
-            "probability": row.probability, "churn": row.label, "threshold": row.threshold, "latency_ms": row.latency_ms,
-            "endpoint": row.endpoint, "request_id": row.request_id, "features": features,
+            "@timestamp": row.created_at.isoformat(),
+            "prediction_id": row.id,
+            "model_name": row.model_name,
+            "model_version": row.model_version,
+            "probability": row.probability,
+            "churn": row.label,
+            "threshold": row.threshold,
+            "latency_ms": row.latency_ms,
+            "endpoint": row.endpoint,
+            "request_id": row.request_id,
+            "features": features,
         }
 
     @staticmethod
     def _feedback_doc(row: Any) -> dict[str, Any]:
-        return {"@timestamp": row.received_at.isoformat(), "feedback_id": row.feedback_id, "prediction_id": row.prediction_id, "churned": row.churned, "request_id": row.request_id}
+        return {
+            "@timestamp": row.received_at.isoformat(),
+            "feedback_id": row.feedback_id,
+            "prediction_id": row.prediction_id,
+            "churned": row.churned,
+            "request_id": row.request_id,
+        }
 
     @staticmethod
     def _alert_doc(row: Any) -> dict[str, Any]:
         return {
-            "@timestamp": row.raised_at.isoformat(), "alert_id": row.id, "rule": row.rule, "metric": row.metric, "value": row.value,
-            "threshold": row.threshold, "window_start": row.window_start.isoformat(), "window_end": row.window_end.isoformat(),
-            "model_version": row.model_version, "monitoring_run_id": row.monitoring_run_id, "message": row.message,
+            "@timestamp": row.raised_at.isoformat(),
+            "alert_id": row.id,
+            "rule": row.rule,
+            "metric": row.metric,
+            "value": row.value,
+            "threshold": row.threshold,
+            "window_start": row.window_start.isoformat(),
+            "window_end": row.window_end.isoformat(),
+            "model_version": row.model_version,
+            "monitoring_run_id": row.monitoring_run_id,
+            "message": row.message,
         }
 
     # -- monitoring results --
@@ -196,8 +265,15 @@ class ElasticsearchExporter:
         def send() -> list[str]:
             acknowledged = []
             for ok, item in helpers.streaming_bulk(
-                self.client, actions, chunk_size=500, max_retries=self.max_retries, initial_backoff=INITIAL_BACKOFF,
-                max_backoff=MAX_BACKOFF, retry_on_status=RETRY_STATUSES, raise_on_error=False, raise_on_exception=True,
+                self.client,
+                actions,
+                chunk_size=500,
+                max_retries=self.max_retries,
+                initial_backoff=INITIAL_BACKOFF,
+                max_backoff=MAX_BACKOFF,
+                retry_on_status=RETRY_STATUSES,
+                raise_on_error=False,
+                raise_on_exception=True,
             ):
                 result = item.get("index", {})
                 if ok:
@@ -238,7 +314,9 @@ def monitoring_document(summary: dict[str, Any]) -> dict[str, Any]:
         "model_version": summary["model"]["version"],
         "alerts": [alert["rule"] for alert in summary["alerts"]],
         "alert_count": len(summary["alerts"]),
-        "drift": {} if "skipped" in drift else {
+        "drift": {}
+        if "skipped" in drift
+        else {
             "share_drifted_features": drift["share_drifted_features"],
             "drifted_features": len(drift["drifted_features"]),
             "prediction_score": drift["prediction"]["score"],
@@ -284,4 +362,3 @@ class ExportLoop:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.run_once()
-

@@ -55,7 +55,12 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         if len(current) >= settings.monitor_min_rows:
             step("drift")
             drift = detect_drift(
-                reference.frame, current.rename(columns={"probability": PROBABILITY}), numeric, categorical, PROBABILITY, DriftConfig.from_settings(settings)
+                reference.frame,
+                current.rename(columns={"probability": PROBABILITY}),
+                numeric,
+                categorical,
+                PROBABILITY,
+                DriftConfig.from_settings(settings),
             )
         step("quality, performance, service")
         quality = check_quality(reference.frame, current, numeric, categorical)
@@ -66,7 +71,9 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
             "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
             "model": {"name": reference.model_name, "version": reference.version, "threshold": reference.threshold},
             "served_versions": sorted(current["model_version"].astype(str).unique().tolist()),
-            "drift": drift.to_dict() if drift else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitor_min_rows}"},
+            "drift": drift.to_dict()
+            if drift
+            else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitor_min_rows}"},
             "quality": quality.to_dict(),
             "performance": performance.to_dict(),
             "service": service.to_dict(),
@@ -126,7 +133,14 @@ def flat_metrics(summary: dict[str, Any], drift: DriftResult | None) -> dict[str
 
 
 def _log_run(
-    client: Any, run_id: str, summary: dict[str, Any], metrics: dict[str, float], drift: DriftResult | None, window: Window, found: list[alerting.Alert], settings: Settings
+    client: Any,
+    run_id: str,
+    summary: dict[str, Any],
+    metrics: dict[str, float],
+    drift: DriftResult | None,
+    window: Window,
+    found: list[alerting.Alert],
+    settings: Settings,
 ) -> None:
     at = int(window.end.timestamp() * 1000)
     client.log_batch(run_id, metrics=[Metric(key, value, at, 0) for key, value in metrics.items()])
@@ -140,8 +154,14 @@ def _log_run(
     }
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
-    mlflow.log_params({"window_length_s": int((window.end - window.start).total_seconds()), "drift_numeric_method": settings.drift_numeric_method,
-                       "drift_categorical_method": settings.drift_categorical_method, "drift_threshold": settings.drift_threshold})
+    mlflow.log_params(
+        {
+            "window_length_s": int((window.end - window.start).total_seconds()),
+            "drift_numeric_method": settings.drift_numeric_method,
+            "drift_categorical_method": settings.drift_categorical_method,
+            "drift_threshold": settings.drift_threshold,
+        }
+    )
     with tempfile.TemporaryDirectory() as folder:
         if drift is not None:
             mlflow.log_artifact(str(drift.save_html(Path(folder) / REPORT_NAME)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -57,13 +57,16 @@ PREDICTION_COLUMNS = ["id", "created_at", "model_version", "probability", "label
 
 def read_window(engine: Engine, window: Window, contract: DatasetContract) -> WindowData:
     """Everything the store holds for the window; feedback joined on prediction id (the latest one wins)."""
-    latest_feedback = (
-        sa.select(FEEDBACK.c.prediction_id, FEEDBACK.c.churned, sa.func.row_number().over(partition_by=FEEDBACK.c.prediction_id, order_by=FEEDBACK.c.id.desc()).label("rank"))
-        .subquery()
-    )
+    latest_feedback = sa.select(
+        FEEDBACK.c.prediction_id,
+        FEEDBACK.c.churned,
+        sa.func.row_number().over(partition_by=FEEDBACK.c.prediction_id, order_by=FEEDBACK.c.id.desc()).label("rank"),
+    ).subquery()
     predictions_query = (
         sa.select(*(PREDICTIONS.c[name] for name in PREDICTION_COLUMNS), PREDICTIONS.c.features, latest_feedback.c.churned)
-        .select_from(PREDICTIONS.outerjoin(latest_feedback, sa.and_(latest_feedback.c.prediction_id == PREDICTIONS.c.id, latest_feedback.c.rank == 1)))
+        .select_from(
+            PREDICTIONS.outerjoin(latest_feedback, sa.and_(latest_feedback.c.prediction_id == PREDICTIONS.c.id, latest_feedback.c.rank == 1))
+        )
         .where(PREDICTIONS.c.created_at >= window.start, PREDICTIONS.c.created_at < window.end)
     )
     requests_query = sa.select(REQUESTS.c.endpoint, REQUESTS.c.method, REQUESTS.c.status, REQUESTS.c.latency_ms).where(
@@ -76,7 +79,9 @@ def read_window(engine: Engine, window: Window, contract: DatasetContract) -> Wi
             requests = pd.DataFrame(connection.execute(requests_query).all(), columns=["endpoint", "method", "status", "latency_ms"])
     except SQLAlchemyError as error:
         url = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"Prediction store {url} cannot be read ({error.__class__.__name__}: {str(error).splitlines()[0]}). Check CHURNOPS_STORE_URL and that the database is up.") from None
+        raise StoreError(
+            f"Prediction store {url} cannot be read ({error.__class__.__name__}: {str(error).splitlines()[0]}). Check CHURNOPS_STORE_URL and that the database is up."
+        ) from None
     return WindowData(window, _predictions_frame(rows, contract), requests)
 
 

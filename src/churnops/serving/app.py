@@ -109,7 +109,10 @@ class RequestContext:
             endpoint = getattr(route, "path", "unmatched")
             self.service.observe_request(endpoint, scope["method"], status, seconds)
             access_log.info(
-                "%s %s %s", scope["method"], scope["path"], status,
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
                 extra={"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": round(seconds * 1000, 3)},
             )
             request_id.reset(token)

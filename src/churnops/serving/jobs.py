@@ -83,7 +83,12 @@ class RetrainJobs:
             returncode = self._process.wait()
             result = _last_json(tail)
             if returncode == 0 and result is not None:
-                job.update(status="succeeded", version=str(result.get("version")), promoted=bool(result.get("promoted")), reasons=list(result.get("reasons", [])))
+                job.update(
+                    status="succeeded",
+                    version=str(result.get("version")),
+                    promoted=bool(result.get("promoted")),
+                    reasons=list(result.get("reasons", [])),
+                )
             else:
                 job.update(status="failed", error=_error_line(tail) or f"pipeline exited with code {returncode}")
         except OSError as error:

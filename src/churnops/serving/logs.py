@@ -22,7 +22,9 @@ def configure_json_logging(level: str = "INFO") -> None:
     """One JSON object per line on stderr for our loggers and uvicorn's."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter("{asctime}{levelname}{name}{message}{request_id}", style="{", rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}{request_id}", style="{", rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}
+        )
     )
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

@@ -29,16 +29,23 @@ class ServiceMetrics:
             "churnops_prediction_probability", "Predicted churn probabilities.", buckets=PROBABILITY_BUCKETS, registry=self.registry
         )
         self.model_version = Gauge(
-            "churnops_model_version", "Version number of the served model (0 when none is loaded).", ["model_name", "inference"], registry=self.registry
+            "churnops_model_version",
+            "Version number of the served model (0 when none is loaded).",
+            ["model_name", "inference"],
+            registry=self.registry,
         )
         self.queue_depth = Gauge("churnops_store_queue_depth", "Prediction-store records waiting in memory.", registry=self.registry)
         self.spooled = Gauge("churnops_store_spooled_records", "Records spooled to disk while the store is unreachable.", registry=self.registry)
         # From the latest monitoring run (`churnops monitor`), for Prometheus alert rules.
         self.drift_share = Gauge("churnops_drift_share", "Share of features drifted in the latest monitoring window.", registry=self.registry)
-        self.prediction_drift = Gauge("churnops_prediction_drift_score", "Churn-probability drift score of the latest monitoring window.", registry=self.registry)
+        self.prediction_drift = Gauge(
+            "churnops_prediction_drift_score", "Churn-probability drift score of the latest monitoring window.", registry=self.registry
+        )
         self.feedback_roc_auc = Gauge("churnops_feedback_roc_auc", "ROC AUC on feedback in the latest monitoring window.", registry=self.registry)
         self.monitoring_window_end = Gauge(
-            "churnops_monitoring_window_end_timestamp_seconds", "End of the latest monitoring window (Unix time; 0 before the first run).", registry=self.registry
+            "churnops_monitoring_window_end_timestamp_seconds",
+            "End of the latest monitoring window (Unix time; 0 before the first run).",
+            registry=self.registry,
         )
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:

@@ -23,8 +23,8 @@ from churnops.data.loading import to_model_frame
 from churnops.errors import ChurnopsError
 from churnops.registry import version_by_alias
 from churnops.settings import Settings
-from churnops.training.fast_path import FILE_NAME as ONNX_FILE
 from churnops.tracking import connect
+from churnops.training.fast_path import FILE_NAME as ONNX_FILE
 from churnops.training.fast_path import OnnxChurnModel
 
 log = logging.getLogger("churnops.model")
@@ -219,7 +219,12 @@ class ChampionWatcher:
             self.reason = ""
             log.info(
                 "serving model",
-                extra={"model_name": loaded.name, "model_version": loaded.version, "previous_version": previous.version if previous else None, "inference": loaded.inference},
+                extra={
+                    "model_name": loaded.name,
+                    "model_version": loaded.version,
+                    "previous_version": previous.version if previous else None,
+                    "inference": loaded.inference,
+                },
             )
             return True
 

@@ -20,11 +20,18 @@ def customer_model(contract: DatasetContract) -> type[BaseModel]:
     if contract.id_column:
         fields[contract.id_column] = (
             str | None,
-            Field(None, max_length=200, description="Your id for this customer; stored with the prediction, not used by the model.", examples=["7590-VHVEG"]),
+            Field(
+                None,
+                max_length=200,
+                description="Your id for this customer; stored with the prediction, not used by the model.",
+                examples=["7590-VHVEG"],
+            ),
         )
     example: dict[str, Any] = {**contract.example_record(), **({contract.id_column: "7590-VHVEG"} if contract.id_column else {})}
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-    model: type[BaseModel] = create_model("Customer", __config__=config, __doc__=f"One customer as described by contract '{contract.name}'.", **fields)
+    model: type[BaseModel] = create_model(
+        "Customer", __config__=config, __doc__=f"One customer as described by contract '{contract.name}'.", **fields
+    )
     return model
 
 
@@ -133,7 +140,9 @@ class Readiness(BaseModel):
 class FeedbackIn(BaseModel):
     """The true outcome for an earlier prediction."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"prediction_id": "3f2c5a0e9b8d4c7fa1e2d3c4b5a69788", "churned": True}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"prediction_id": "3f2c5a0e9b8d4c7fa1e2d3c4b5a69788", "churned": True}]}
+    )
 
     prediction_id: str = Field(pattern=PREDICTION_ID_PATTERN, description="The prediction_id returned by a prediction endpoint.")
     churned: bool = Field(description="Whether the customer actually churned.")

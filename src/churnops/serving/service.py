@@ -24,7 +24,6 @@ from churnops.serving.schemas import batch_request_model, customer_model
 from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine
 from churnops.settings import Settings
 
-
 # Probes, scrapes and docs would drown the service's own volume, latency and error figures.
 UNLOGGED_ENDPOINTS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
@@ -104,9 +103,17 @@ class Service:
         self.store.record_predictions(
             [
                 PredictionRecord(
-                    id=ids[row], created_at=now, model_name=model.name, model_version=model.version, features=customer,
-                    probability=probabilities[row], label=churn[row], threshold=model.threshold, latency_ms=latency_ms,
-                    endpoint=endpoint, request_id=current_request,
+                    id=ids[row],
+                    created_at=now,
+                    model_name=model.name,
+                    model_version=model.version,
+                    features=customer,
+                    probability=probabilities[row],
+                    label=churn[row],
+                    threshold=model.threshold,
+                    latency_ms=latency_ms,
+                    endpoint=endpoint,
+                    request_id=current_request,
                 )
                 for row, customer in enumerate(customers)
             ]
@@ -165,7 +172,9 @@ class Service:
         """False when the prediction id is unknown (neither stored nor waiting to be)."""
         if not self.store.knows_prediction(prediction_id):
             return False
-        self.store.record_feedback(FeedbackRecord(prediction_id=prediction_id, churned=churned, received_at=datetime.now(UTC), request_id=request_id.get()))
+        self.store.record_feedback(
+            FeedbackRecord(prediction_id=prediction_id, churned=churned, received_at=datetime.now(UTC), request_id=request_id.get())
+        )
         return True
 
     def readiness(self) -> dict[str, Any]:

@@ -476,7 +476,9 @@ def create_store_engine(url: str) -> Engine:
             return _sqlite_engine(parsed)
         return _postgres_engine(parsed)
     except (ArgumentError, NoSuchModuleError, InvalidRequestError, ImportError) as exc:
-        raise ConfigError(f"Prediction store URL {_redact(url)!r} cannot be used: {exc}. Install its driver or use postgresql:// (psycopg2).") from None
+        raise ConfigError(
+            f"Prediction store URL {_redact(url)!r} cannot be used: {exc}. Install its driver or use postgresql:// (psycopg2)."
+        ) from None
 
 
 def _dump_json(value: Any) -> str:
@@ -569,7 +571,9 @@ class PredictionStore:
         retry_seconds: float = 5.0,
     ) -> None:
         if batch_size < 1 or flush_seconds <= 0 or retry_seconds <= 0:
-            raise ConfigError(f"Prediction store needs batch_size >= 1 and positive flush/retry seconds, got {batch_size}, {flush_seconds}, {retry_seconds}.")
+            raise ConfigError(
+                f"Prediction store needs batch_size >= 1 and positive flush/retry seconds, got {batch_size}, {flush_seconds}, {retry_seconds}."
+            )
         self._engine = create_store_engine(url)
         self._label = self._engine.url.render_as_string(hide_password=True)
         self._spool = _Spool(Path(spool_dir))
@@ -752,7 +756,9 @@ class PredictionStore:
             with self._engine.connect() as connection:
                 return query(connection)
         except SQLAlchemyError as exc:
-            raise StoreError(f"Prediction store {self._label} cannot be read ({_describe(exc)}). Check that the database is up and reachable.") from exc
+            raise StoreError(
+                f"Prediction store {self._label} cannot be read ({_describe(exc)}). Check that the database is up and reachable."
+            ) from exc
 
     # -- replay --
 
@@ -761,7 +767,9 @@ class PredictionStore:
         try:
             return self._catch_up()
         except SQLAlchemyError as exc:
-            raise StoreError(f"Prediction store {self._label} cannot be reached ({_describe(exc)}); spooled records stay in {self._spool.folder} and are retried.") from exc
+            raise StoreError(
+                f"Prediction store {self._label} cannot be reached ({_describe(exc)}); spooled records stay in {self._spool.folder} and are retried."
+            ) from exc
 
     def _catch_up(self) -> int:
         """Migrate if needed, then write held batches and spool files; raises SQLAlchemyError on an outage."""
@@ -831,7 +839,10 @@ class PredictionStore:
     def _insert_one_by_one(self, rows: _Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""
         refused = _Rows(
-            {table: [row for row in table_rows if self._try_insert(_Rows.single(table, [row])) is not None] for table, table_rows in rows.tables.items()}
+            {
+                table: [row for row in table_rows if self._try_insert(_Rows.single(table, [row])) is not None]
+                for table, table_rows in rows.tables.items()
+            }
         )
         if not refused:
             return
@@ -878,12 +889,7 @@ class PredictionStore:
                 self._work.wait(self._seconds_to_wait(now))
 
     def _batch_due(self, now: float) -> bool:
-        return (
-            len(self._queue) >= self._batch_size
-            or self._stopping
-            or self._flush_requests > 0
-            or now - self._oldest_at >= self._flush_seconds
-        )
+        return len(self._queue) >= self._batch_size or self._stopping or self._flush_requests > 0 or now - self._oldest_at >= self._flush_seconds
 
     def _needs_retry(self) -> bool:
         return not self._healthy or self._spooled > 0 or bool(self._held)
@@ -937,7 +943,10 @@ class PredictionStore:
             self._outage_logged = True
             log.warning(
                 "Prediction store %s is unreachable (%s); spooling records to %s and retrying every %.0fs",
-                self._label, _describe(exc), self._spool.folder, self._retry_seconds,
+                self._label,
+                _describe(exc),
+                self._spool.folder,
+                self._retry_seconds,
             )
         else:
             log.debug("Prediction store %s still unreachable: %s", self._label, _describe(exc))

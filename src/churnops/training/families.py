@@ -21,8 +21,12 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "logistic_regression": {"C": 1.0},
     "random_forest": {"n_estimators": 300, "max_depth": 12, "min_samples_leaf": 10, "max_features": 0.3},
     "gradient_boosting": {
-        "n_estimators": 300, "learning_rate": 0.03, "max_depth": 2,
-        "min_samples_leaf": 20, "subsample": 0.7, "max_features": 0.5,
+        "n_estimators": 300,
+        "learning_rate": 0.03,
+        "max_depth": 2,
+        "min_samples_leaf": 20,
+        "subsample": 0.7,
+        "max_features": 0.5,
     },
 }
 

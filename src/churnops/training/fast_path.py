@@ -25,8 +25,7 @@ def export_onnx(pipeline: Pipeline, contract: DatasetContract, path: Path) -> Pa
 
     register_onnx_converters()
     inputs = [
-        (name, StringTensorType([None, 1]) if spec.type == "categorical" else DoubleTensorType([None, 1]))
-        for name, spec in contract.columns.items()
+        (name, StringTensorType([None, 1]) if spec.type == "categorical" else DoubleTensorType([None, 1])) for name, spec in contract.columns.items()
     ]
     classifier = pipeline.steps[-1][1]
     onnx_model = to_onnx(pipeline, initial_types=inputs, target_opset=TARGET_OPSET, options={id(classifier): {"zipmap": False}})
@@ -46,10 +45,7 @@ class OnnxChurnModel:
         self.probability_output = self.session.get_outputs()[1].name
 
     def feed(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {
-            name: frame[name].to_numpy(dtype=object if name in self.categorical else np.float64).reshape(-1, 1)
-            for name in self.columns
-        }
+        return {name: frame[name].to_numpy(dtype=object if name in self.categorical else np.float64).reshape(-1, 1) for name in self.columns}
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self._run(self.feed(frame))

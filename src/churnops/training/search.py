@@ -34,9 +34,7 @@ class SearchResult:
     trials: list[dict[str, Any]]
 
 
-def search(
-    contract: DatasetContract, train: Part, settings: Settings, on_trial: TrialCallback | None = None
-) -> SearchResult:
+def search(contract: DatasetContract, train: Part, settings: Settings, on_trial: TrialCallback | None = None) -> SearchResult:
     """Run the study inside the active MLflow run; returns the best family and parameters."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folds = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)

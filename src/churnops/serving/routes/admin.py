@@ -22,10 +22,15 @@ async def reload(service: ServiceDep) -> dict[str, Any]:
     return {"changed": changed, "model": service.model().info()}
 
 
-@router.post("/retrain", response_model=Job, status_code=202, responses={
+@router.post(
+    "/retrain",
+    response_model=Job,
+    status_code=202,
+    responses={
         400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
         409: {"model": ErrorBody, "description": "A job is already running."},
-    },)
+    },
+)
 def retrain(service: ServiceDep, body: RetrainRequest | None = None) -> dict[str, Any]:
     """Run the training pipeline in the background; the new version reaches champion only through the gate."""
     request = body or RetrainRequest()

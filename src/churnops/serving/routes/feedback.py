@@ -8,10 +8,14 @@ from churnops.serving.schemas import ErrorBody, FeedbackAccepted, FeedbackIn
 router = APIRouter(tags=["feedback"])
 
 
-@router.post("/feedback", response_model=FeedbackAccepted, responses={
+@router.post(
+    "/feedback",
+    response_model=FeedbackAccepted,
+    responses={
         400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
         404: {"model": ErrorBody, "description": "Unknown prediction id."},
-    },)
+    },
+)
 def feedback(body: FeedbackIn, service: ServiceDep) -> FeedbackAccepted:
     """Record whether the customer of an earlier prediction actually churned."""
     if not service.record_feedback(body.prediction_id, body.churned):

@@ -31,7 +31,11 @@ def ready(service: ServiceDep) -> Any:
     return state if state["ready"] else JSONResponse(Readiness(**state).model_dump(), status_code=503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}},
+)
 def metrics(service: ServiceDep) -> Response:
     """Prometheus metrics: requests, latency, predictions by label, probabilities, model version, store queue depth."""
     return Response(service.metrics_exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -89,4 +89,3 @@ def _answer(service: Service, customer: type[BaseModel], message: str) -> dict[s
     except ModelUnavailable as error:
         return {"error": "model unavailable", "detail": str(error)}
     return service.prediction_rows(scored, [record])[0]
-
