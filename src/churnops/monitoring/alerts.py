@@ -1,22 +1,20 @@
-"""Alert rules over a monitoring summary, and where a breach goes: the store, the log, a webhook, e-mail."""
+"""Alert rules over a monitoring summary, and where a breach goes: the store, the log, a webhook, e-mail (see notifications.py)."""
 
 from __future__ import annotations
 
 import logging
 import operator
-import smtplib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from churnops.monitoring.window import Window
+from churnops.notifications import email_configured, post_webhook, send_email
 from churnops.serving.store import ALERTS, MONITORING_RUNS
 from churnops.settings import Settings
 
@@ -125,42 +123,16 @@ def notify(alerts: list[Alert], settings: Settings) -> dict[str, str]:
         log.warning("ALERT %s", alert.message, extra={"alert": alert.to_dict()})
     outcome = {"log": "sent"}
     if settings.alert_webhook_url:
-        outcome["webhook"] = _post_webhook(settings.alert_webhook_url, alerts)
-    if settings.smtp_host and settings.smtp_recipients:
-        outcome["email"] = _send_email(settings, alerts)
+        outcome["webhook"] = post_webhook(settings.alert_webhook_url, _webhook_payload(alerts))
+    if email_configured(settings):
+        outcome["email"] = send_email(settings, _email_subject(alerts), "\n".join(alert.message for alert in alerts))
     return outcome
 
 
-def _post_webhook(url: str, alerts: list[Alert]) -> str:
-    payload = {"text": "\n".join(f"churnops alert - {alert.message}" for alert in alerts), "alerts": [alert.to_dict() for alert in alerts]}
-    last = ""
-    for attempt in range(3):
-        try:
-            response = httpx.post(url, json=payload, timeout=5.0)
-            if response.status_code < 300:
-                return "sent"
-            last = f"HTTP {response.status_code}"
-        except httpx.HTTPError as error:
-            last = f"{type(error).__name__}: {error}"
-        log.warning("Alert webhook %s failed (attempt %d of 3): %s", url, attempt + 1, last)
-    return f"failed ({last})"
+def _webhook_payload(alerts: list[Alert]) -> dict[str, Any]:
+    """A `text` line for chat webhooks (Slack, Teams) and the full alerts for programs."""
+    return {"text": "\n".join(f"churnops alert - {alert.message}" for alert in alerts), "alerts": [alert.to_dict() for alert in alerts]}
 
 
-def _send_email(settings: Settings, alerts: list[Alert]) -> str:
-    message = EmailMessage()
-    message["Subject"] = f"[churnops] {len(alerts)} alert(s): {', '.join(sorted({alert.rule for alert in alerts}))}"
-    message["From"] = settings.smtp_sender
-    message["To"] = ", ".join(settings.smtp_recipients)
-    message.set_content("\n".join(alert.message for alert in alerts) + "\n")
-    assert settings.smtp_host is not None
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_user and settings.smtp_password:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        log.error("Alert e-mail through %s:%d failed: %s", settings.smtp_host, settings.smtp_port, error)
-        return f"failed ({type(error).__name__}: {error})"
-    return "sent"
+def _email_subject(alerts: list[Alert]) -> str:
+    return f"[churnops] {len(alerts)} alert(s): {', '.join(sorted({alert.rule for alert in alerts}))}"
