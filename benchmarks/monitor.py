@@ -23,11 +23,31 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+from churnops.data.contract import DatasetContract, load_contract
+from churnops.data.loading import Dataset as TrainingData
+from churnops.data.loading import load_dataset
+from churnops.monitoring.reference import PROBABILITY, load_reference
+from churnops.monitoring.window import Window, read_window
+from churnops.pipeline import PipelineResult, run_pipeline
+from churnops.serving.store import FeedbackRecord, PredictionStore, RequestRecord, create_store_engine
+from churnops.settings import Settings
+from churnops.tracking import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.monitoring.traffic import customers, store_predictions  # noqa: E402  (realistic traffic; shared with the tests)
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
 TARGET_SECONDS = 60.0
+FEEDBACK_SHARE = 0.2  # of the stored predictions that get feedback
 
 
 def main() -> None:
@@ -36,20 +56,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-    import mlflow
-    import numpy as np
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
-
-    from churnops.data.contract import load_contract
-    from churnops.data.loading import load_dataset
-    from churnops.monitoring.reference import PROBABILITY, load_reference
-    from churnops.pipeline import run_pipeline
-    from churnops.serving.store import FeedbackRecord, PredictionStore, RequestRecord
-    from churnops.settings import Settings
-    from churnops.tracking import connect
-    from tests.monitoring.traffic import customers, store_predictions
 
     folder = Path(tempfile.mkdtemp(prefix="churnops-monitor-bench-"))
     settings = Settings(
@@ -67,19 +73,30 @@ def main() -> None:
     print(f"training one version on {settings.data or 'synthetic data'} ...", flush=True)
     result = run_pipeline(settings)
     contract = load_contract(settings.dataset)
-    dataset = load_dataset(args.data, contract) if args.data.is_file() else None
-    assert dataset is not None, f"{args.data} is needed for realistic traffic"
+    if not args.data.is_file():
+        sys.exit(f"{args.data} is needed for realistic traffic")
+    dataset = load_dataset(args.data, contract)
+    fill_store(settings, contract, dataset, result, args.rows)
+
+    print("timing churnops monitor --window 1d ...", flush=True)
+    monitor_seconds, summary = time_monitor(settings, folder)
+    print("timing the baseline: Evidently DataDriftPreset on the same frames ...", flush=True)
+    preset_seconds = time_preset(settings, contract, folder)
+    report(summary, monitor_seconds, preset_seconds, folder)
+
+
+def fill_store(settings: Settings, contract: DatasetContract, dataset: TrainingData, result: PipelineResult, rows: int) -> None:
+    """`rows` champion-scored predictions over 10 hours (the second half drifted, a share with feedback) and `rows` request-log rows."""
     mlflow.set_tracking_uri(settings.tracking_uri)
     model = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{result.version}")
-
-    print(f"writing {args.rows:,} predictions and {args.rows:,} request rows ...", flush=True)
+    print(f"writing {rows:,} predictions and {rows:,} request rows ...", flush=True)
     store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=5000)
     store.start()
     start = datetime.now(UTC) - timedelta(hours=12)
-    half = args.rows // 2
+    half = rows // 2
     for part, drifted in ((0, False), (1, True)):
         frame, truth = customers(dataset, half, seed=part, drifted=drifted)
-        labelled = truth.where(np.random.default_rng(part).random(half) < 0.2)
+        labelled = truth.where(np.random.default_rng(part).random(half) < FEEDBACK_SHARE)
         ids = store_predictions(
             store,
             contract,
@@ -92,30 +109,31 @@ def main() -> None:
         )
         for row in np.flatnonzero(labelled.notna().to_numpy()):
             store.record_feedback(FeedbackRecord(ids[row], bool(labelled.iloc[row]), start + timedelta(hours=11), None))
-    latencies = np.random.default_rng(9).gamma(2.0, 2.0, args.rows)
+    latencies = np.random.default_rng(9).gamma(2.0, 2.0, rows)
     store.record_requests(
         [
             RequestRecord(f"{index:032d}", start + timedelta(seconds=index * 0.8), "/predict", "POST", 200, float(latencies[index]), None)
-            for index in range(args.rows)
+            for index in range(rows)
         ]
     )
     store.close()
 
+
+def time_monitor(settings: Settings, folder: Path) -> tuple[float, dict[str, Any]]:
+    """`churnops monitor --window 1d --json` as a process: its wall time and its summary."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
-    print("timing churnops monitor --window 1d ...", flush=True)
     began = time.perf_counter()
     run = subprocess.run(
         [sys.executable, "-m", "churnops", "monitor", "--window", "1d", "--json"], env=env, cwd=folder, capture_output=True, text=True, check=False
-    )  # noqa: S603
-    monitor_seconds = time.perf_counter() - began
+    )
+    seconds = time.perf_counter() - began
     if run.returncode != 0:
         sys.exit(f"churnops monitor failed:\n{run.stderr[-3000:]}")
-    summary = json.loads(run.stdout)
+    return seconds, json.loads(run.stdout)
 
-    print("timing the baseline: Evidently DataDriftPreset on the same frames ...", flush=True)
-    from churnops.monitoring.window import Window, read_window
-    from churnops.serving.store import create_store_engine
 
+def time_preset(settings: Settings, contract: DatasetContract, folder: Path) -> float:
+    """Evidently's default DataDriftPreset report with HTML on the same reference and window: what a notebook would run."""
     reference = load_reference(settings, connect(settings)).frame
     current = read_window(create_store_engine(settings.store_url), Window.ending("1d"), contract).predictions.rename(
         columns={"probability": PROBABILITY}
@@ -128,17 +146,17 @@ def main() -> None:
         reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
     )
     snapshot.save_html(str(folder / "preset.html"))
-    preset_seconds = time.perf_counter() - began
+    return time.perf_counter() - began
 
+
+def report(summary: dict[str, Any], monitor_seconds: float, preset_seconds: float, folder: Path) -> None:
+    alerts = ", ".join(alert["rule"] for alert in summary["alerts"]) or "none"
+    verdict = "MET" if monitor_seconds < TARGET_SECONDS else "MISSED"
     print()
     print(f"predictions in the window      {summary['quality']['rows']:>10,}   (with feedback: {summary['performance']['labelled']:,})")
-    print(
-        f"drifted features               {len(summary['drift']['drifted_features']):>10}   alerts: {', '.join(a['rule'] for a in summary['alerts']) or 'none'}"
-    )
+    print(f"drifted features               {len(summary['drift']['drifted_features']):>10}   alerts: {alerts}")
     print(f"churnops monitor (process)     {monitor_seconds:>9.1f}s   (inside the run: {summary['seconds']:.1f}s)")
-    print(
-        f"target                         {TARGET_SECONDS:>9.1f}s   ratio {monitor_seconds / TARGET_SECONDS:.2f} of the budget -> {'MET' if monitor_seconds < TARGET_SECONDS else 'MISSED'}"
-    )
+    print(f"target                         {TARGET_SECONDS:>9.1f}s   ratio {monitor_seconds / TARGET_SECONDS:.2f} of the budget -> {verdict}")
     print(f"baseline: DataDriftPreset+HTML {preset_seconds:>9.1f}s   churnops run / baseline = {monitor_seconds / preset_seconds:.1f}x")
     print(f"(files in {folder})")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -35,13 +34,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def _settings(**overrides: Any) -> Any:
-    from churnops.settings import Settings
+    from churnops.settings import load_settings
 
-    try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
-        raise ChurnopsError(f"Invalid settings: {problems}") from error
+    return load_settings(**overrides)
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -62,6 +57,7 @@ class RichProgress:
         self.progress = progress
         self.steps = progress.add_task("pipeline", total=None)
         self.search: Any = None
+        self.scoring: Any = None
 
     def step(self, name: str) -> None:
         self.progress.update(self.steps, description=f"[cyan]{name}")
@@ -70,6 +66,11 @@ class RichProgress:
         if self.search is None:
             self.search = self.progress.add_task("search", total=total)
         self.progress.update(self.search, completed=done, description=f"search: trial {score:.4f}, best CV ROC AUC {best:.4f}")
+
+    def rows(self, done: int, total: int) -> None:
+        if self.scoring is None:
+            self.scoring = self.progress.add_task("scoring", total=total)
+        self.progress.update(self.scoring, completed=done, description="scoring customers")
 
 
 @contextmanager
@@ -137,14 +138,11 @@ def train(
     """Validate and train only: logs a training run with the model; prints its run id."""
     from churnops.pipeline import prepare
     from churnops.pipeline import train as train_step
-    from churnops.tracking import connect, ensure_experiment
 
     settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
 
     def action() -> Any:
         prepared = prepare(settings)
-        connect(settings)
-        ensure_experiment(settings)
         with _progress(enabled=not as_json) as progress:
             return train_step(settings, prepared, progress)
 
@@ -171,10 +169,7 @@ def evaluate(
     settings = _run(lambda: _settings(tracking_uri=tracking_uri))
 
     def action() -> Any:
-        from churnops.tracking import ensure_experiment
-
         prepared, trained = load_trained(settings, run_id)
-        ensure_experiment(settings)
         return evaluate_training(settings, prepared, trained, SilentProgress())
 
     evaluated = _run(action)
@@ -307,14 +302,14 @@ def monitor(
 ) -> None:
     """Drift, data quality, performance and service health of a window of stored predictions, logged to MLflow."""
     from churnops.monitoring.run import run_monitoring
-    from churnops.monitoring.window import Window
+    from churnops.monitoring.window import Window, parse_time
 
     settings = _run(
         lambda: _settings(
             monitor_window=window, auto_retrain=auto_retrain, store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset
         )
     )
-    span = _run(lambda: Window.ending(settings.monitor_window, _parse_time(end) if end else None))
+    span = _run(lambda: Window.ending(settings.monitor_window, parse_time(end) if end else None))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
         summary = _run(lambda: run_monitoring(settings, span, progress))
@@ -322,16 +317,6 @@ def monitor(
         print(json.dumps(summary, default=str))
         return
     _print_monitoring(summary)
-
-
-def _parse_time(text: str) -> Any:
-    from datetime import UTC, datetime
-
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ChurnopsError(f"--end {text!r} is not an ISO time; use e.g. 2026-11-22T00:00:00Z.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _print_monitoring(summary: dict[str, Any]) -> None:
@@ -373,6 +358,61 @@ def _print_monitoring(summary: dict[str, Any]) -> None:
     out.print(f"MLflow run {summary['run_id']}; report in {summary['report_dir']}; took {summary['seconds']:.1f} s")
 
 
+@app.command()
+def score(
+    input_file: Annotated[
+        str | None, typer.Option("--input", help="Customers CSV (path or URL); default CHURNOPS_BATCH_INPUT, else the training data.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Parquet file to write (default .churnops/batch/<input>-scored-<time>.parquet).")
+    ] = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL.")] = None,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    dataset: DatasetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Batch scoring: score a file of customers with the champion; predictions to the store and a Parquet file."""
+    from churnops.batch_scoring import score_batch
+
+    settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
+    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
+        result = _run(lambda: score_batch(settings, input_file, output, progress))
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    out.print(
+        f"scored {result.rows} customers with {result.model_name} v{result.model_version} ({result.inference}): "
+        f"{result.predicted_churners} predicted to churn ({result.churn_rate:.1%}), mean probability {result.mean_probability:.3f}"
+    )
+    spooled = f"; {result.spooled} predictions wait in the spool (store unreachable)" if result.spooled else ""
+    out.print(f"wrote {result.output}; predictions stored in {settings.store_url}{spooled}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
+
+
+@app.command()
+def schedule(
+    work_pool: Annotated[
+        str | None, typer.Option("--work-pool", help="Register the deployments on this Prefect work pool (needs PREFECT_API_URL) and exit.")
+    ] = None,
+    prefect_port: Annotated[
+        int, typer.Option("--prefect-port", help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
+) -> None:
+    """Run the flows on cron schedules from config: daily training, hourly monitoring, nightly batch scoring (Prefect)."""
+    from churnops.flows.schedule import build_deployments, deploy_to_work_pool, serve_schedules
+
+    settings = _run(_settings)
+    if work_pool:
+        ids = _run(lambda: deploy_to_work_pool(settings, work_pool))
+        out.print(f"registered {len(ids)} deployments on work pool '{work_pool}'; start a worker: prefect worker start --pool {work_pool}")
+        return
+    deployments = _run(lambda: build_deployments(settings))
+    for deployment in deployments:
+        crons = ", ".join(getattr(item.schedule, "cron", str(item.schedule)) for item in deployment.schedules or [])
+        out.print(f"{deployment.flow_name}/{deployment.name}: {crons} ({settings.schedule_timezone})")
+    _run(lambda: serve_schedules(deployments, prefect_port))
+
+
 kibana_app = typer.Typer(help="Kibana dashboards for the exported monitoring data.", no_args_is_help=True)
 app.add_typer(kibana_app, name="kibana")
 
@@ -392,9 +432,8 @@ def kibana_import(
         raise typer.Exit(code=1)
     api_key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
     answer = _run(lambda: import_saved_objects(settings.kibana_url, file, api_key, space))
-    out.print(
-        f"imported {answer.get('successCount', 0)} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'"
-    )
+    imported = answer.get("successCount", 0)
+    out.print(f"imported {imported} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'")
 
 
 @app.command()

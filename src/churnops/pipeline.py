@@ -11,6 +11,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -42,6 +44,7 @@ MODEL_ARTIFACT = "model"
 class Progress(Protocol):
     def step(self, name: str) -> None: ...
     def trial(self, done: int, total: int, score: float, best: float) -> None: ...
+    def rows(self, done: int, total: int) -> None: ...
 
 
 class SilentProgress:
@@ -49,6 +52,9 @@ class SilentProgress:
         pass
 
     def trial(self, done: int, total: int, score: float, best: float) -> None:
+        pass
+
+    def rows(self, done: int, total: int) -> None:
         pass
 
 
@@ -126,9 +132,20 @@ def prepare(settings: Settings) -> Prepared:
     return Prepared(contract, dataset, split, path)
 
 
+def start_tracking(settings: Settings) -> MlflowClient:
+    """Connect to MLflow and select the training experiment; every tracked step calls this first (cheap, idempotent)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own progress is shown instead
+    client = connect(settings)
+    ensure_experiment(settings)
+    return client
+
+
 def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained:
     """Search, refit the best configuration on the training part, choose the threshold, log the model."""
     contract, dataset, split = prepared.contract, prepared.dataset, prepared.split
+    start_tracking(settings)
+    mlflow.set_system_metrics_sampling_interval(settings.system_metrics_seconds)
+    mlflow.set_system_metrics_samples_before_logging(1)
     # System metrics (CPU, memory, disk, network) are sampled in a background thread while training runs.
     with mlflow.start_run(run_name=f"train-{contract.name}", log_system_metrics=True) as run:
         mlflow.set_tags({"churnops.kind": "training", "data_fingerprint": dataset.fingerprint, "git_commit": git_commit()})
@@ -196,14 +213,13 @@ def _log_model(pipeline: Pipeline, prepared: Prepared, family: str, settings: Se
 
 def _requirements() -> list[str]:
     """Pinned from the running environment (inferring them would re-import the model in a subprocess)."""
-    from importlib.metadata import version
-
     return [f"{package}=={version(package)}" for package in ("scikit-learn", "skops", "numpy", "pandas", "scipy", "onnxruntime")]
 
 
 def evaluate_training(settings: Settings, prepared: Prepared, trained: Trained, progress: Progress) -> Evaluated:
     """A separate run, linked by tag, that scores the held-out test set and checks the fast path."""
     progress.step("evaluate")
+    start_tracking(settings)
     test = prepared.split.test
     with mlflow.start_run(run_name=f"evaluate-{prepared.contract.name}") as run:
         mlflow.set_tags({"churnops.kind": "evaluation", "training_run_id": trained.run_id, "data_fingerprint": prepared.dataset.fingerprint})
@@ -230,11 +246,17 @@ def champion_metrics_on(settings: Settings, client: Any, test: pd.DataFrame, tar
     return str(champion.version), {"roc_auc": float(roc_auc_score(target, probabilities))}
 
 
-def register_and_gate(
-    settings: Settings, client: Any, prepared: Prepared, trained: Trained, evaluated: Evaluated, progress: Progress
-) -> tuple[str, registry.GateDecision, str]:
+@dataclass(frozen=True)
+class Gated:
+    version: str
+    decision: registry.GateDecision
+    gate_run_id: str
+
+
+def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, evaluated: Evaluated, progress: Progress) -> Gated:
     """Register a new version (alias challenger) and promote it to champion only if it passes the gate."""
     progress.step("register")
+    client = start_tracking(settings)
     metrics = evaluated.metrics
     version = registry.register_version(
         client,
@@ -278,32 +300,33 @@ def register_and_gate(
     )
     if decision.promote:
         registry.set_champion(client, settings.model_name, str(version), decision.reasons)
-    return str(version), decision, gate_run_id
+    return Gated(str(version), decision, gate_run_id)
 
 
 def run_pipeline(settings: Settings, progress: Progress | None = None) -> PipelineResult:
     """validate -> train -> evaluate -> register -> gate, all tracked in MLflow."""
     progress = progress or SilentProgress()
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own progress is shown instead
-    mlflow.set_system_metrics_sampling_interval(settings.system_metrics_seconds)
-    mlflow.set_system_metrics_samples_before_logging(1)
     started = time.perf_counter()
     progress.step("validate")
     prepared = prepare(settings)
-    client = connect(settings)
-    ensure_experiment(settings)
     with warnings.catch_warnings():
         # MLflow hints (integer columns in the signature, ambiguous local dataset source) are expected here.
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
         trained = train(settings, prepared, progress)
         evaluated = evaluate_training(settings, prepared, trained, progress)
-        version, decision, gate_run_id = register_and_gate(settings, client, prepared, trained, evaluated, progress)
+        gated = register_and_gate(settings, prepared, trained, evaluated, progress)
+    return summarize(settings, prepared, trained, evaluated, gated, started)
+
+
+def summarize(settings: Settings, prepared: Prepared, trained: Trained, evaluated: Evaluated, gated: Gated, started: float) -> PipelineResult:
+    """What one pipeline run produced; `started` is its time.perf_counter() at the beginning."""
+    decision = gated.decision
     return PipelineResult(
         model_name=settings.model_name,
-        version=version,
+        version=gated.version,
         promoted=decision.promote,
         reasons=decision.reasons,
-        champion_version=registry.alias_version(client, settings.model_name, registry.CHAMPION),
+        champion_version=registry.alias_version(start_tracking(settings), settings.model_name, registry.CHAMPION),
         family=trained.family,
         params=trained.params,
         test_metrics=evaluated.metrics,
@@ -315,7 +338,7 @@ def run_pipeline(settings: Settings, progress: Progress | None = None) -> Pipeli
         split_sizes=prepared.split.sizes(),
         training_run_id=trained.run_id,
         evaluation_run_id=evaluated.run_id,
-        gate_run_id=gate_run_id,
+        gate_run_id=gated.gate_run_id,
         seconds=round(time.perf_counter() - started, 2),
     )
 

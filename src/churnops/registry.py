@@ -22,6 +22,7 @@ from churnops.settings import Settings
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
+ROLLBACK_MIN_HISTORY = 2  # the current champion and one before it
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def rollback(client: MlflowClient, name: str) -> tuple[str, str]:
     except MlflowException as error:
         raise RegistryError(f"Model '{name}' is not registered yet; run `churnops pipeline` first.") from error
     current = version_by_alias(client, name, CHAMPION)
-    if current is None or len(history) < 2:
+    if current is None or len(history) < ROLLBACK_MIN_HISTORY:
         raise RegistryError(f"Model '{name}' has no previous champion to roll back to (history: {history or 'empty'}).")
     history.pop()
     previous = history[-1]

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from churnops.errors import ConfigError
 
 Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
 # Evidently drift methods whose direction monitoring knows (see monitoring/drift.py).
@@ -99,6 +101,18 @@ class Settings(BaseSettings):
         Path(".churnops/retrain"), description="Where retraining writes the training file it built (kept: the training run points at it)."
     )
 
+    # Batch scoring (churnops score, the batch-scoring flow)
+    batch_scoring_experiment: str = "churn-batch-scoring"
+    batch_input: str | None = Field(None, description="CSV (path or URL) of customers the scheduled batch scoring scores; None: the training data.")
+    batch_output_dir: Path = Field(Path(".churnops/batch"), description="Where batch scoring writes its Parquet files.")
+
+    # Schedules served by `churnops schedule` (cron, in schedule_timezone); an empty value disables that deployment.
+    schedule_training_cron: str | None = Field("0 2 * * *", description="Training flow: daily at 02:00.")
+    schedule_monitoring_cron: str | None = Field("0 * * * *", description="Monitoring flow: hourly, over the last hour.")
+    schedule_batch_scoring_cron: str | None = Field("30 3 * * *", description="Batch-scoring flow: nightly at 03:30, after training.")
+    schedule_timezone: str = Field("UTC", description="IANA time zone the cron schedules are read in.")
+    schedule_monitoring_window: str = Field("1h", description="Window each scheduled monitoring run measures (match the monitoring cron).")
+
     # Elasticsearch / Kibana
     elasticsearch_url: str | None = Field(None, description="Export predictions, feedback, alerts and monitoring results here.")
     elasticsearch_api_key: SecretStr | None = None
@@ -115,7 +129,18 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and value.strip() in ("", "synthetic") else value
 
     @field_validator(
-        "api_key", "alert_webhook_url", "smtp_host", "elasticsearch_url", "elasticsearch_api_key", "kibana_url", "kibana_api_key", mode="before"
+        "api_key",
+        "alert_webhook_url",
+        "smtp_host",
+        "elasticsearch_url",
+        "elasticsearch_api_key",
+        "kibana_url",
+        "kibana_api_key",
+        "batch_input",
+        "schedule_training_cron",
+        "schedule_monitoring_cron",
+        "schedule_batch_scoring_cron",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -135,3 +160,15 @@ class Settings(BaseSettings):
 
     def tracking_is_local_database(self) -> bool:
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and .env, with the given overrides (None means: not overridden).
+
+    A bad value becomes a ConfigError naming the setting, for the CLI and the flows alike.
+    """
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
+        raise ConfigError(f"Invalid settings: {problems}") from error

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
+
 from churnops.settings import Settings
 
 POSTGRES_URL = os.environ.get("CHURNOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -20,8 +22,6 @@ POSTGRES_URL = os.environ.get("CHURNOPS_TEST_POSTGRES_URL", "postgresql://postgr
 
 def postgres_available() -> bool:
     try:
-        import psycopg2
-
         psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
     except Exception:  # noqa: BLE001 - any failure means "not available here"
         return False
@@ -31,8 +31,6 @@ def postgres_available() -> bool:
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """A new empty database on the test server, dropped afterwards; yields its URL."""
-    import psycopg2
-
     name = f"churnops_it_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(POSTGRES_URL)
     admin.autocommit = True
@@ -93,7 +91,7 @@ def _server_process(
 ) -> Iterator[str]:
     """Start `command`, wait until its `health` path answers, yield its URL; SIGTERM (then SIGKILL) at the end."""
     with log.open("ab") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)  # noqa: S603
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_for(url + health, process, log, timeout, " ".join(command[:4]))

@@ -11,7 +11,7 @@ import pytest
 
 from churnops import registry
 from churnops.errors import TrackingServerError
-from churnops.pipeline import run_pipeline
+from churnops.pipeline import prepare, run_pipeline
 from churnops.tracking import connect
 from tests.conftest import fast_settings, require
 from tests.integration.servers import free_port, mlflow_server, postgres_available, scratch_database
@@ -34,8 +34,6 @@ def test_pipeline_against_mlflow_server_with_postgres(tmp_path: Path, monkeypatc
         assert not (tmp_path / "mlartifacts").exists()
 
         model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@champion")
-        from churnops.pipeline import prepare
-
         rows = prepare(settings).split.test.features.head(5)
         probabilities = model.predict(rows)
         assert np.asarray(probabilities).shape == (5, 2)

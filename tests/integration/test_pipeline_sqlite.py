@@ -121,7 +121,8 @@ def test_worse_model_is_registered_but_not_promoted(first_run) -> None:
     prepared = prepare(settings)
     worse = _train_worse_model(settings, prepared)
     evaluated = evaluate_training(settings, prepared, worse, SilentProgress())
-    version, decision, gate_run_id = register_and_gate(settings, client, prepared, worse, evaluated, SilentProgress())
+    gated = register_and_gate(settings, prepared, worse, evaluated, SilentProgress())
+    version, decision, gate_run_id = gated.version, gated.decision, gated.gate_run_id
     assert version == "2"
     assert not decision.promote
     assert any("worse than" in reason for reason in decision.reasons), decision.reasons

@@ -15,6 +15,7 @@ import pytest
 
 from churnops.data.contract import DatasetContract
 from churnops.monitoring.elasticsearch import mappings
+from churnops.monitoring.kibana import import_saved_objects
 from tests.fakes.kibana import FakeKibana
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def kibana_import(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}
     return subprocess.run(
         [sys.executable, "-m", "churnops", "kibana", "import", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )  # noqa: S603
+    )
 
 
 def test_import_posts_the_saved_objects_to_kibana() -> None:
@@ -97,8 +98,6 @@ def test_import_failures_are_explained(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not os.environ.get("CHURNOPS_KIBANA_URL"), reason="CHURNOPS_KIBANA_URL not set: no real Kibana to test against")
 def test_import_into_a_real_kibana() -> None:
-    from churnops.monitoring.kibana import import_saved_objects
-
     url = os.environ["CHURNOPS_KIBANA_URL"]
     answer = import_saved_objects(url, NDJSON)
     assert answer["successCount"] == len(objects())

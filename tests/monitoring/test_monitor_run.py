@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +39,7 @@ from tests.serving.conftest import wait_until
 
 def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "churnops", "monitor", *args],
         env=env,
         cwd=settings.monitor_report_dir.parent,
@@ -104,12 +105,11 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """aiosmtpd as its own process, delivering into a Maildir."""
     port, maildir = free_port(), tmp_path / "maildir"
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    import socket
 
     def listening() -> bool:
         with socket.socket() as sock:

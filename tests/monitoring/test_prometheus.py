@@ -31,9 +31,9 @@ def promtool() -> str:
 
 
 def test_promtool_accepts_the_config_and_the_rules(promtool: str) -> None:
-    config = subprocess.run([promtool, "check", "config", str(DEPLOY / "prometheus.yml")], capture_output=True, text=True, check=False)  # noqa: S603
+    config = subprocess.run([promtool, "check", "config", str(DEPLOY / "prometheus.yml")], capture_output=True, text=True, check=False)
     assert config.returncode == 0, config.stdout + config.stderr
-    rules = subprocess.run([promtool, "check", "rules", str(DEPLOY / "alerts.yml")], capture_output=True, text=True, check=False)  # noqa: S603
+    rules = subprocess.run([promtool, "check", "rules", str(DEPLOY / "alerts.yml")], capture_output=True, text=True, check=False)
     assert rules.returncode == 0 and "SUCCESS: 7 rules found" in rules.stdout, rules.stdout + rules.stderr
 
 

@@ -51,7 +51,7 @@ def as_requests(frame: pd.DataFrame, contract: DatasetContract) -> list[dict[str
     return list(json.loads(to_model_frame(frame, contract).to_json(orient="records")))
 
 
-def store_predictions(
+def store_predictions(  # noqa: PLR0913, PLR0917 - one argument per stored field that the tests and the benchmark vary
     store: PredictionStore,
     contract: DatasetContract,
     frame: pd.DataFrame,

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import mlflow.sklearn
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -108,8 +109,6 @@ def test_a_version_without_the_onnx_artifact_is_served_through_pyfunc(
     trained_registry: TrainedRegistry, tmp_path: Path, synthetic_csv: Path, contract: DatasetContract
 ) -> None:
     """Re-log the champion's sklearn pipeline without extra files as a new version; the service must fall back and agree."""
-    import mlflow.sklearn
-
     settings = api_settings(trained_registry, tmp_path)
     customers = valid_customers(synthetic_csv, contract, 10)
     mlflow.set_tracking_uri(settings.tracking_uri)

@@ -47,7 +47,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(trained_regi
             str(report),
             "--no-color",
         ]
-        run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600, env={**os.environ, "SCHEMATHESIS_HOOKS": ""})  # noqa: S603
+        run = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, timeout=600, env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, check=False
+        )
     summary = json.loads(report.read_text())
     output = run.stdout[-6000:]
     print(f"schemathesis test cases: {summary['test_cases']}")  # shown with `pytest -s`

@@ -194,7 +194,7 @@ def test_start_migrates_the_schema_and_a_second_start_is_harmless(database_url: 
         assert {("received_at",), ("prediction_id",)} <= indexed["feedback"]
         assert not inspector.get_foreign_keys("feedback")
         with engine.connect() as connection:
-            assert connection.scalars(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).all() == ["0002"]
+            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0002"]
             # The migration and the table definitions the store writes through must agree.
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
             assert compare_metadata(context, METADATA) == []
@@ -235,7 +235,7 @@ def test_records_from_many_threads_are_stored_exactly_once(database_url: str, ma
     store.start()
     per_thread = [predictions(250, offset=timedelta(hours=index - 4)) for index in range(8)]
     feedback = [feedback_for(records[::2]) for records in per_thread]
-    threads = [threading.Thread(target=record_all, args=(store, records, items)) for records, items in zip(per_thread, feedback)]
+    threads = [threading.Thread(target=record_all, args=(store, records, items)) for records, items in zip(per_thread, feedback, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -420,7 +420,7 @@ sys.exit(1 if store.spooled_records else 0)
 def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Path) -> None:
     """`churnops serve --workers 4`: every process migrates at start; one does the work, none fails or spools."""
     workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, database_url, str(tmp_path / f"spool-{index}")], stderr=subprocess.PIPE, text=True)  # noqa: S603
+        subprocess.Popen([sys.executable, "-c", WORKER, database_url, str(tmp_path / f"spool-{index}")], stderr=subprocess.PIPE, text=True)
         for index in range(4)
     ]
     errors = [worker.communicate(timeout=120)[1] for worker in workers]
@@ -429,6 +429,6 @@ def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Pat
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as connection:
-            assert connection.scalars(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).all() == ["0002"]
+            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0002"]
     finally:
         engine.dispose()

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from churnops.errors import ConfigError
 
+RATIO_COLUMNS = 2  # a ratio feature: numerator and denominator
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,7 +82,7 @@ class EngineeredFeature(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> EngineeredFeature:
-        if self.kind == "ratio" and len(self.columns) != 2:
+        if self.kind == "ratio" and len(self.columns) != RATIO_COLUMNS:
             raise ValueError("a 'ratio' feature takes exactly two columns: [numerator, denominator]")
         if self.kind == "count_equal" and (self.value is None or not self.columns):
             raise ValueError("a 'count_equal' feature needs 'columns' and the 'value' to count")
@@ -125,10 +127,15 @@ class DatasetContract(_Strict):
         return [name for name, spec in self.columns.items() if spec.is_numeric]
 
     @property
-    def required_columns(self) -> list[str]:
-        """Columns a training file must have."""
+    def input_columns(self) -> list[str]:
+        """Columns a file of customers to score must have: the id (when the contract has one) and the features."""
         id_columns = [self.id_column] if self.id_column else []
-        return [*id_columns, *self.columns, self.target.column]
+        return [*id_columns, *self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns a training file must have: the inputs and the target."""
+        return [*self.input_columns, self.target.column]
 
     def example_record(self) -> dict[str, str | float | int]:
         return {name: spec.example_value() for name, spec in self.columns.items()}

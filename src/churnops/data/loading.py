@@ -40,10 +40,7 @@ class Dataset:
 def load_dataset(path: str | Path, contract: DatasetContract, source: str | None = None) -> Dataset:
     """Load `path`, validate it against `contract` and return model-ready data."""
     path = Path(path)
-    raw = _read_csv(path)
-    _check_columns(raw, contract, path)
-    raw = _apply_encodings(raw, contract)
-    validated = _validate(raw, contract, path)
+    validated = _read_and_validate(path, contract, contract.required_columns)
     target_column = contract.target
     target = (validated[target_column.column] == target_column.positive).astype("int64").rename("target")
     _check_class_sizes(target, contract, path)
@@ -58,6 +55,30 @@ def load_dataset(path: str | Path, contract: DatasetContract, source: str | None
     )
 
 
+@dataclass(frozen=True)
+class Customers:
+    """Validated customers to score: model inputs and ids. A target column, if the file has one, is ignored."""
+
+    features: pd.DataFrame
+    ids: pd.Series | None
+    source: str
+
+
+def load_customers(path: str | Path, contract: DatasetContract, source: str | None = None) -> Customers:
+    """Load a file of customers to score (batch scoring): the contract's columns without the target."""
+    path = Path(path)
+    validated = _read_and_validate(path, contract, contract.input_columns)
+    features = to_model_frame(validated[contract.feature_columns], contract)
+    ids = validated[contract.id_column].astype(object) if contract.id_column else None
+    return Customers(features=features, ids=ids, source=source or str(path))
+
+
+def _read_and_validate(path: Path, contract: DatasetContract, required: list[str]) -> pd.DataFrame:
+    raw = _read_csv(path)
+    _check_columns(raw, contract, path, required)
+    return _validate(_apply_encodings(raw, contract), contract, path, required)
+
+
 def to_model_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """The exact column order and dtypes the model is trained and served with."""
     columns = {}
@@ -68,7 +89,7 @@ def to_model_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFra
 
 def _as_model_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:
     if spec.type == "categorical":
-        return values.astype(object).where(values.notna(), None)
+        return values.astype(object).where(values.notna(), None)  # type: ignore[call-overload]  # stubs lack None; missing must be None
     if spec.type == "integer" and not spec.nullable:
         return pd.to_numeric(values).astype("int64")
     return pd.to_numeric(values).astype("float64")
@@ -109,18 +130,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path) -> None:
+def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path, required: list[str]) -> None:
     present = list(frame.columns)
-    missing = [column for column in contract.required_columns if column not in present]
+    missing = [column for column in required if column not in present]
     if not missing:
         return
-    unexpected = [name for name in present if name not in contract.required_columns]
+    unexpected = [name for name in present if name not in required]
     problems = []
     for column in missing:
         close = difflib.get_close_matches(column, unexpected, n=1, cutoff=0.6) or [name for name in unexpected if name.lower() == column.lower()]
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         problems.append(f"'{column}'{hint}")
-    if len(present) == 1 and len(contract.required_columns) > 1:
+    if len(present) == 1 and len(required) > 1:
         raise DataError(
             f"Data file '{path}' is not a CSV the contract '{contract.name}' can read: found a single column "
             f"'{present[0][:60]}'. Expected columns separated by ',' or ';'."
@@ -139,7 +160,7 @@ def _apply_encodings(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataF
     return frame
 
 
-def _schema(contract: DatasetContract) -> pa.DataFrameSchema:
+def _schema(contract: DatasetContract, with_target: bool) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {}
     for name, spec in contract.columns.items():
         checks = []
@@ -154,16 +175,17 @@ def _schema(contract: DatasetContract) -> pa.DataFrameSchema:
                 checks.append(pa.Check.le(spec.max))
         columns[name] = pa.Column(dtype, checks=checks, nullable=spec.nullable)
     target = contract.target
-    columns[target.column] = pa.Column(str, pa.Check.isin([target.positive, target.negative]), nullable=False)
+    if with_target:
+        columns[target.column] = pa.Column(str, pa.Check.isin([target.positive, target.negative]), nullable=False)
     if contract.id_column:
         columns[contract.id_column] = pa.Column(str, nullable=False, unique=True)
     return pa.DataFrameSchema(columns, strict=False)
 
 
-def _validate(frame: pd.DataFrame, contract: DatasetContract, path: Path) -> pd.DataFrame:
-    frame, type_errors = _convert_numbers(frame[contract.required_columns], contract)
+def _validate(frame: pd.DataFrame, contract: DatasetContract, path: Path, required: list[str]) -> pd.DataFrame:
+    frame, type_errors = _convert_numbers(frame[required], contract)
     try:
-        validated = _schema(contract).validate(frame, lazy=True)
+        validated = _schema(contract, with_target=contract.target.column in required).validate(frame, lazy=True)
     except SchemaErrors as errors:
         failures = errors.failure_cases
         # A cell that is not a number was already reported as such; do not report it twice as missing.
@@ -216,15 +238,17 @@ def _explain(column: str, check: str, contract: DatasetContract) -> str:
         return "missing value where the contract requires one"
     if column == contract.target.column:
         return f"target values must be exactly '{contract.target.positive}' or '{contract.target.negative}'"
-    if check.startswith("isin") and spec is not None:
-        return f"unknown category (allowed: {', '.join(spec.values or [])})"
-    if check.startswith("coerce_dtype") and spec is not None:
-        return f"expected {'whole numbers' if spec.type == 'integer' else 'numbers'}"
-    if check.startswith(("greater_than", "less_than")) and spec is not None:
-        return f"value out of range [{spec.min}, {spec.max}]"
     if "unique" in check:
         return "duplicate id (each row must be a distinct customer)"
-    return f"failed check {check}"
+    if spec is None:
+        return f"failed check {check}"
+    by_check = {
+        "isin": f"unknown category (allowed: {', '.join(spec.values or [])})",
+        "coerce_dtype": f"expected {'whole numbers' if spec.type == 'integer' else 'numbers'}",
+        "greater_than": f"value out of range [{spec.min}, {spec.max}]",
+        "less_than": f"value out of range [{spec.min}, {spec.max}]",
+    }
+    return next((reason for prefix, reason in by_check.items() if check.startswith(prefix)), f"failed check {check}")
 
 
 def _rows(group: pd.DataFrame) -> str:

@@ -31,13 +31,15 @@ def download(url: str, destination: Path, sha256: str | None, timeout: float = 3
     The file is written next to the destination and renamed at the end, so a failed or
     corrupt download never replaces a good file.
     """
+    if not is_url(url):  # urlopen would also read file: and other schemes
+        raise SourceError(f"Unsupported download URL '{url}': only http(s) URLs are downloaded.")
     if destination.is_file() and sha256 and sha256_of(destination) == sha256.lower():
         return destination  # already downloaded and verified
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:  # noqa: S310 (scheme checked)
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:  # noqa: S310  # nosec B310  # http(s) checked above
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 digest.update(chunk)
                 out.write(chunk)

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 import psutil
 
+CLIENT_ERROR = 400  # HTTP status classes: 4xx from here
+SERVER_ERROR = 500  # 5xx from here
+
 
 @dataclass(frozen=True)
 class ServiceResult:
@@ -29,7 +32,7 @@ class ServiceResult:
 def measure_service(requests: pd.DataFrame, predictions: int) -> ServiceResult:
     count = len(requests)
     status = requests["status"].astype(int) if count else pd.Series(dtype=int)
-    errors = int((status >= 500).sum())
+    errors = int((status >= SERVER_ERROR).sum())
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
@@ -39,7 +42,7 @@ def measure_service(requests: pd.DataFrame, predictions: int) -> ServiceResult:
         requests=count,
         predictions=predictions,
         errors=errors,
-        client_errors=int(((status >= 400) & (status < 500)).sum()),
+        client_errors=int(((status >= CLIENT_ERROR) & (status < SERVER_ERROR)).sum()),
         error_rate=errors / count if count else 0.0,
         latency_p50_ms=p50,
         latency_p95_ms=p95,

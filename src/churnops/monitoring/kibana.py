@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def import_saved_objects(kibana_url: str, path: Path = DASHBOARD, api_key: str |
         )
     except httpx.HTTPError as error:
         raise ChurnopsError(f"Kibana {kibana_url} is not reachable ({type(error).__name__}: {error}). Check CHURNOPS_KIBANA_URL / --url.") from None
-    if response.status_code >= 400:
+    if response.status_code >= HTTPStatus.BAD_REQUEST:
         raise ChurnopsError(f"Kibana {kibana_url} refused the import: HTTP {response.status_code} {response.text[:500]}")
     answer: dict[str, Any] = response.json()
     if not answer.get("success", False):

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
 
 CALIBRATION_BINS = 10
+BINARY_CLASSES = 2  # ROC AUC needs both churned and stayed among the labels
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def measure_performance(predictions: pd.DataFrame, reference_metrics: dict[str, 
     truth = labelled["churned"].astype(int).to_numpy()
     probability = labelled["probability"].to_numpy(dtype=float)
     predicted = labelled["label"].astype(bool).to_numpy()
-    both_classes = len(np.unique(truth)) == 2
+    both_classes = len(np.unique(truth)) == BINARY_CLASSES
     return PerformanceResult(
         labelled=len(labelled),
         roc_auc=float(roc_auc_score(truth, probability)) if both_classes else None,

@@ -24,6 +24,7 @@ class RetrainOutcome:
     champion_version: str | None
     data: str
     labelled_rows_added: int
+    training_run_id: str
 
 
 def training_data_with_feedback(settings: Settings, contract: DatasetContract, predictions: pd.DataFrame) -> tuple[Path, int]:
@@ -53,4 +54,6 @@ def retrain(settings: Settings, contract: DatasetContract, predictions: pd.DataF
         run_settings = settings.model_copy(update={"data": str(path.resolve()), "data_sha256": None})
     log.info("Retraining on %s (%d labelled production rows added)", run_settings.data or "synthetic data", added)
     result: PipelineResult = run_pipeline(run_settings)
-    return RetrainOutcome(result.version, result.promoted, result.reasons, result.champion_version, run_settings.data or "synthetic", added)
+    return RetrainOutcome(
+        result.version, result.promoted, result.reasons, result.champion_version, run_settings.data or "synthetic", added, result.training_run_id
+    )

@@ -11,6 +11,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,15 @@ from typing import Any
 import mlflow
 from mlflow.entities import Metric
 
-from churnops.data.contract import load_contract
+from churnops.data.contract import DatasetContract, load_contract
 from churnops.monitoring import alerts as alerting
 from churnops.monitoring.drift import DriftConfig, DriftResult, detect_drift
 from churnops.monitoring.health import measure_host, measure_service
 from churnops.monitoring.performance import measure_performance
 from churnops.monitoring.quality import check_quality
-from churnops.monitoring.reference import PROBABILITY, load_reference
+from churnops.monitoring.reference import PROBABILITY, Reference, load_reference
 from churnops.monitoring.retraining import retrain
-from churnops.monitoring.window import Window, read_window
+from churnops.monitoring.window import Window, WindowData, read_window
 from churnops.serving.store import create_store_engine
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment
@@ -50,37 +51,9 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         step("read window")
         data = read_window(engine, window, contract)
         current = data.predictions
-        numeric, categorical = contract.numeric_columns, contract.categorical_columns
-        drift: DriftResult | None = None
-        if len(current) >= settings.monitor_min_rows:
-            step("drift")
-            drift = detect_drift(
-                reference.frame,
-                current.rename(columns={"probability": PROBABILITY}),
-                numeric,
-                categorical,
-                PROBABILITY,
-                DriftConfig.from_settings(settings),
-            )
-        step("quality, performance, service")
-        quality = check_quality(reference.frame, current, numeric, categorical)
-        performance = measure_performance(current, reference.test_metrics)
-        service = measure_service(data.requests, len(current))
-        host = measure_host(_store_folder(settings))
-        summary: dict[str, Any] = {
-            "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-            "model": {"name": reference.model_name, "version": reference.version, "threshold": reference.threshold},
-            "served_versions": sorted(current["model_version"].astype(str).unique().tolist()),
-            "drift": drift.to_dict()
-            if drift
-            else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitor_min_rows}"},
-            "quality": quality.to_dict(),
-            "performance": performance.to_dict(),
-            "service": service.to_dict(),
-            "host": host.to_dict(),
-        }
+        summary, drift = _measure(settings, contract, reference, data, step)
         metrics = flat_metrics(summary, drift)
-        if performance.labelled < settings.monitor_min_labelled:
+        if summary["performance"]["labelled"] < settings.monitor_min_labelled:
             metrics.pop("performance/roc_auc", None)  # too few labels to judge; still reported in the summary
 
         step("log to MLflow")
@@ -95,7 +68,7 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         summary["notifications"] = alerting.notify(found, settings)
         if settings.elasticsearch_url:
             step("export")
-            from churnops.monitoring.elasticsearch import ElasticsearchExporter
+            from churnops.monitoring.elasticsearch import ElasticsearchExporter  # noqa: PLC0415 - the client (~2 s to import) only when configured
 
             summary["export"] = ElasticsearchExporter(settings, contract).export_all(engine, summary)
         summary["retraining"] = None
@@ -110,6 +83,43 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         return summary
     finally:
         engine.dispose()
+
+
+def _measure(
+    settings: Settings, contract: DatasetContract, reference: Reference, data: WindowData, step: Callable[[str], object]
+) -> tuple[dict[str, Any], DriftResult | None]:
+    """The window's figures as the run's summary: drift (with enough predictions), quality, performance, service, host."""
+    window, current = data.window, data.predictions
+    numeric, categorical = contract.numeric_columns, contract.categorical_columns
+    drift: DriftResult | None = None
+    if len(current) >= settings.monitor_min_rows:
+        step("drift")
+        drift = detect_drift(
+            reference.frame,
+            current.rename(columns={"probability": PROBABILITY}),
+            numeric,
+            categorical,
+            PROBABILITY,
+            DriftConfig.from_settings(settings),
+        )
+    step("quality, performance, service")
+    quality = check_quality(reference.frame, current, numeric, categorical)
+    performance = measure_performance(current, reference.test_metrics)
+    service = measure_service(data.requests, len(current))
+    host = measure_host(_store_folder(settings))
+    summary: dict[str, Any] = {
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "model": {"name": reference.model_name, "version": reference.version, "threshold": reference.threshold},
+        "served_versions": sorted(current["model_version"].astype(str).unique().tolist()),
+        "drift": drift.to_dict()
+        if drift
+        else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitor_min_rows}"},
+        "quality": quality.to_dict(),
+        "performance": performance.to_dict(),
+        "service": service.to_dict(),
+        "host": host.to_dict(),
+    }
+    return summary, drift
 
 
 def flat_metrics(summary: dict[str, Any], drift: DriftResult | None) -> dict[str, float]:

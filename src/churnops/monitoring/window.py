@@ -37,6 +37,15 @@ class Window:
         return f"{self.start.isoformat(timespec='seconds')} .. {self.end.isoformat(timespec='seconds')}"
 
 
+def parse_time(text: str) -> datetime:
+    """An ISO time as UTC (`Z` accepted; a time without offset is taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"Window end {text!r} is not an ISO time; use e.g. 2026-11-22T00:00:00Z.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def parse_duration(text: str) -> timedelta:
     """'30m', '6h', '1d', '2w' -> timedelta."""
     match = _DURATION.match(text)
@@ -80,7 +89,8 @@ def read_window(engine: Engine, window: Window, contract: DatasetContract) -> Wi
     except SQLAlchemyError as error:
         url = engine.url.render_as_string(hide_password=True)
         raise StoreError(
-            f"Prediction store {url} cannot be read ({error.__class__.__name__}: {str(error).splitlines()[0]}). Check CHURNOPS_STORE_URL and that the database is up."
+            f"Prediction store {url} cannot be read ({error.__class__.__name__}: {str(error).splitlines()[0]}). "
+            "Check CHURNOPS_STORE_URL and that the database is up."
         ) from None
     return WindowData(window, _predictions_frame(rows, contract), requests)
 

@@ -14,6 +14,7 @@ from churnops.errors import ChurnopsError
 
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 EXAMPLE_ROWS = 2
+MAX_REPORTED_PROBLEMS = 20  # an error message stays readable; the first problems show what is wrong
 
 
 class InvocationsInputError(ChurnopsError):
@@ -43,10 +44,10 @@ def validate_records(records: list[Any], customer: type[BaseModel]) -> list[dict
             for issue in error.errors():
                 column = ".".join(str(part) for part in issue["loc"])
                 problems.append(f"row {row}, column '{column}': {issue['msg']}")
-        if len(problems) >= 20:
+        if len(problems) >= MAX_REPORTED_PROBLEMS:
             break
     if problems:
-        raise InvocationsInputError("Invalid input: " + "; ".join(problems[:20]))
+        raise InvocationsInputError("Invalid input: " + "; ".join(problems[:MAX_REPORTED_PROBLEMS]))
     return valid
 
 

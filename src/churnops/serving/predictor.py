@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import mlflow.artifacts
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+import yaml
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import to_model_frame
@@ -28,6 +31,7 @@ from churnops.training.fast_path import FILE_NAME as ONNX_FILE
 from churnops.training.fast_path import OnnxChurnModel
 
 log = logging.getLogger("churnops.model")
+CLASS_PROBABILITY_NDIM = 2  # pyfunc predict_proba output: one column per class
 
 
 class ModelUnavailable(ChurnopsError):
@@ -50,15 +54,13 @@ class PyfuncScorer:
     """Fallback for versions without an ONNX artifact: the MLflow model itself (slower, via pandas)."""
 
     def __init__(self, model_dir: Path, contract: DatasetContract) -> None:
-        import mlflow.pyfunc
-
         self.model = mlflow.pyfunc.load_model(str(model_dir))
         self.contract = contract
 
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray:
         frame = to_model_frame(pd.DataFrame.from_records(records), self.contract)
         output = np.asarray(self.model.predict(frame))
-        return np.asarray(output[:, 1] if output.ndim == 2 else output, dtype=np.float64)
+        return np.asarray(output[:, 1] if output.ndim == CLASS_PROBABILITY_NDIM else output, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,6 @@ def load_served_model(client: Any, settings: Settings, contract: DatasetContract
     tags = dict(details.tags or {})
     model_uri = f"models:/{name}/{version}"
     with tempfile.TemporaryDirectory(prefix="churnops-model-") as folder:
-        import mlflow.artifacts
-
         model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder))
         _check_contract(model_dir, contract, name, version)
         onnx_file = model_dir / "extra_files" / ONNX_FILE
@@ -152,8 +152,6 @@ def _check_contract(model_dir: Path, contract: DatasetContract, name: str, versi
 def _threshold(tags: dict[str, str], model_dir: Path) -> float:
     if _is_number(tags.get("threshold")):
         return float(tags["threshold"])
-    import yaml
-
     metadata = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8")).get("metadata") or {}
     return float(metadata.get("threshold", 0.5))
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from churnops.data.contract import ColumnSpec, DatasetContract
+from churnops.errors import ConfigError
 
 PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
 
@@ -38,7 +39,8 @@ def customer_model(contract: DatasetContract) -> type[BaseModel]:
 def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
     annotation: Any
     if spec.type == "categorical":
-        assert spec.values is not None  # guaranteed by ColumnSpec
+        if spec.values is None:  # ColumnSpec refuses this; the check also narrows the type
+            raise ConfigError(f"Categorical column '{name}' has no 'values' in the contract.")
         annotation = Literal[tuple(spec.values)]
         if spec.encoding:
             annotation = Annotated[annotation, BeforeValidator(spec.decode)]  # raw file codes too, as the training loader accepts

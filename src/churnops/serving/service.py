@@ -69,7 +69,7 @@ class Service:
         self.store.start()
         self.watcher.start()
         if self.settings.elasticsearch_url:
-            from churnops.monitoring.elasticsearch import ExportLoop  # the client is only imported when used
+            from churnops.monitoring.elasticsearch import ExportLoop  # noqa: PLC0415 - the Elasticsearch client (~2 s to import) only when configured
 
             self.exports = ExportLoop(self.settings, self.contract, create_store_engine(self.settings.store_url))
             self.exports.start()

@@ -486,7 +486,8 @@ def _dump_json(value: Any) -> str:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    assert url.database is not None  # checked by _parse_url
+    if url.database is None:  # _parse_url refuses such URLs; the check also narrows the type
+        raise ConfigError(f"Prediction store URL {url.render_as_string(hide_password=True)!r} names no SQLite database file.")
     try:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -11,7 +11,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from churnops.data.contract import DatasetContract
-from churnops.features import register_onnx_converters
 
 # Opset 19 is the first where Equal accepts strings (count_equal features); ai.onnx.ml 3 for trees.
 TARGET_OPSET = {"": 19, "ai.onnx.ml": 3}
@@ -20,10 +19,13 @@ FILE_NAME = "model.onnx"
 
 def export_onnx(pipeline: Pipeline, contract: DatasetContract, path: Path) -> Path:
     """Convert the fitted pipeline; one named input per contract column (string or float64)."""
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    # skl2onnx costs about a second and 30 MB at import; the API imports this module only to score, so it loads here.
+    from skl2onnx import to_onnx  # noqa: PLC0415 - only the export needs skl2onnx
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType  # noqa: PLC0415 - only the export needs skl2onnx
 
-    register_onnx_converters()
+    from churnops.training import onnx_converters  # noqa: PLC0415 - imports skl2onnx
+
+    onnx_converters.register()
     inputs = [
         (name, StringTensorType([None, 1]) if spec.type == "categorical" else DoubleTensorType([None, 1])) for name, spec in contract.columns.items()
     ]

@@ -1,0 +1,179 @@
+"""Batch scoring: a CSV of customers scored by the served model version, offline.
+
+The same model the API serves (`models:/<name>@<serve_alias>`, ONNX fast path or pyfunc) scores
+every customer; each prediction is stored in the prediction store exactly as an API prediction
+would be (endpoint `batch-scoring`, so monitoring sees it and feedback can refer to it), and the
+whole batch is written to a Parquet file. Each batch is an MLflow run in `churn-batch-scoring`
+with its figures and a summary.json.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from churnops.data import sources
+from churnops.data.contract import load_contract
+from churnops.data.loading import load_customers
+from churnops.errors import ChurnopsError
+from churnops.pipeline import DATA_CACHE, Progress, SilentProgress, acquire_data
+from churnops.serving.predictor import ServedModel, load_served_model, served_version
+from churnops.serving.service import new_prediction_ids
+from churnops.serving.store import PredictionRecord, PredictionStore
+from churnops.settings import Settings
+from churnops.tracking import connect, ensure_experiment
+
+ENDPOINT = "batch-scoring"
+CHUNK_ROWS = 5000  # rows scored and handed to the store at a time
+
+
+@dataclass(frozen=True)
+class BatchScoringResult:
+    input: str
+    output: str
+    rows: int
+    predicted_churners: int
+    churn_rate: float
+    mean_probability: float
+    model_name: str
+    model_version: str
+    inference: str
+    threshold: float
+    spooled: int  # predictions waiting on disk because the store was unreachable (replayed later)
+    run_id: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_batch(
+    settings: Settings, input_file: str | None = None, output: Path | None = None, progress: Progress | None = None
+) -> BatchScoringResult:
+    """Score every customer in `input_file` (path or URL), write the Parquet file, store the predictions.
+
+    Without `input_file`: CHURNOPS_BATCH_INPUT, else the configured training data (the current customer base).
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if output is not None and output.suffix != ".parquet":
+        raise ChurnopsError(f"Output '{output}' must be a .parquet file (e.g. --output scored.parquet).")
+    progress.step("validate")
+    contract = load_contract(settings.dataset)
+    input_file = input_file or settings.batch_input or str(acquire_data(settings, contract)[0])
+    path = sources.resolve(input_file, DATA_CACHE, None)
+    customers = load_customers(path, contract, source=input_file)
+    progress.step("load model")
+    client = connect(settings)
+    model = load_served_model(client, settings, contract, served_version(client, settings))
+    output = output or settings.batch_output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
+
+    records: list[dict[str, Any]] = customers.features.to_dict("records")  # type: ignore[assignment]
+    progress.step("score")
+    probabilities, seconds_per_row = _score(model, records, progress)
+    churn = probabilities >= model.threshold
+    ids = new_prediction_ids(len(records))
+    scored_at = datetime.now(UTC)
+    ensure_experiment(settings, settings.batch_scoring_experiment)
+    with mlflow.start_run(run_name=f"batch-{path.stem}") as run:
+        run_id = run.info.run_id
+        mlflow.set_tags({"churnops.kind": "batch-scoring", "model_version": model.version})
+        mlflow.log_params({"input": input_file, "output": str(output), "model_name": model.name, "model_version": model.version})
+        target = contract.target
+        id_columns = {contract.id_column: customers.ids.to_numpy()} if customers.ids is not None and contract.id_column else {}
+        table = pd.DataFrame(
+            {
+                **id_columns,
+                "prediction_id": ids,
+                "churn_probability": probabilities,
+                "churn": churn,
+                "label": np.where(churn, target.positive, target.negative),
+                "threshold": model.threshold,
+                "model_name": model.name,
+                "model_version": model.version,
+                "scored_at": scored_at,
+            }
+        ).join(customers.features.reset_index(drop=True))
+        progress.step("write Parquet")
+        _write_parquet(table, output)
+        predictions = (
+            PredictionRecord(
+                id=ids[row],
+                created_at=scored_at,
+                model_name=model.name,
+                model_version=model.version,
+                features=customer,
+                probability=float(probabilities[row]),
+                label=bool(churn[row]),
+                threshold=model.threshold,
+                latency_ms=seconds_per_row * 1000,
+                endpoint=ENDPOINT,
+                request_id=run_id,
+            )
+            for row, customer in enumerate(records)
+        )
+        progress.step("store predictions")
+        spooled = _store(settings, list(predictions))
+        result = BatchScoringResult(
+            input=input_file,
+            output=str(output),
+            rows=len(records),
+            predicted_churners=int(churn.sum()),
+            churn_rate=float(churn.mean()),
+            mean_probability=float(probabilities.mean()),
+            model_name=model.name,
+            model_version=model.version,
+            inference=model.inference,
+            threshold=model.threshold,
+            spooled=spooled,
+            run_id=run_id,
+            seconds=round(time.perf_counter() - started, 2),
+        )
+        mlflow.log_metrics(
+            {key: float(getattr(result, key)) for key in ("rows", "predicted_churners", "churn_rate", "mean_probability", "spooled", "seconds")}
+        )
+        mlflow.log_dict(result.to_dict(), "summary.json")
+    return result
+
+
+def _score(model: ServedModel, records: list[dict[str, Any]], progress: Progress) -> tuple[np.ndarray, float]:
+    """Churn probabilities in chunks (for progress), and the scoring time per row."""
+    probabilities = np.empty(len(records), dtype=np.float64)
+    started = time.perf_counter()
+    for start in range(0, len(records), CHUNK_ROWS):
+        chunk = records[start : start + CHUNK_ROWS]
+        probabilities[start : start + len(chunk)] = model.score(chunk)
+        progress.rows(start + len(chunk), len(records))
+    return probabilities, (time.perf_counter() - started) / len(records)
+
+
+def _store(settings: Settings, predictions: list[PredictionRecord]) -> int:
+    """Hand the predictions to the prediction store; returns how many wait in its spool (store unreachable)."""
+    store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=settings.store_batch_size, flush_seconds=settings.store_flush_seconds)
+    store.start()
+    try:
+        for start in range(0, len(predictions), CHUNK_ROWS):
+            store.record_predictions(predictions[start : start + CHUNK_ROWS])
+    finally:
+        store.close()  # writes everything queued; what the database refuses is spooled to disk and replayed later
+    return store.spooled_records
+
+
+def _write_parquet(table: pd.DataFrame, output: Path) -> None:
+    """Write beside the target and rename, so a reader never sees half a file."""
+    partial = output.with_name(output.name + ".partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(partial, index=False)
+        partial.replace(output)
+    except OSError as error:
+        raise ChurnopsError(f"Cannot write the scored batch to '{output}': {error}. Choose another --output or free disk space.") from error
