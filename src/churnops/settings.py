@@ -162,13 +162,18 @@ class Settings(BaseSettings):
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment and .env, with the given overrides (None means: not overridden).
+def load_settings(env_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and `env_file` (default ./.env), with the given overrides (None: not overridden).
 
-    A bad value becomes a ConfigError naming the setting, for the CLI and the flows alike.
+    A bad value becomes a ConfigError naming the setting, for the CLI, the flows and the watcher alike.
     """
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if env_file is not None:
+        values["_env_file"] = env_file
     try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+        return Settings(**values)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
-        raise ConfigError(f"Invalid settings: {problems}") from error
+        raise ConfigError(
+            f"Invalid settings in CHURNOPS_* variables or {env_file or '.env'}: {problems}. Fix or unset them and run again."
+        ) from error

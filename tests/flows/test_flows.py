@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +19,13 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, State, TaskRun
+from prefect.client.schemas.responses import DeploymentResponse
 from prefect.client.schemas.sorting import ArtifactSort, TaskRunSort
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.states import Failed
 
 from churnops.data.contract import DatasetContract
@@ -29,8 +38,11 @@ from churnops.flows.training import training_flow, validate
 from churnops.registry import CHAMPION
 from churnops.settings import Settings
 from tests.flows.conftest import FlowEnvironment
+from tests.serving.conftest import wait_until
 
 TELCO_ROWS = 7043
+CHURNOPS = str(Path(sys.executable).with_name("churnops"))
+PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 @dataclass(frozen=True)
@@ -194,3 +206,130 @@ def test_monitoring_flow_measures_the_window_and_links_its_run(batch: FinishedFl
     run = mlflow_client(flow_environment.settings).get_run(summary["run_id"])
     assert run.data.tags["churnops.kind"] == "monitoring"
     assert_linked(flow_environment.settings, monitored.id, {"monitoring": summary["run_id"]})
+
+
+# --- churnops schedule: the flows as cron deployments ------------------------------------------------
+
+
+def churnops_schedule(environment: FlowEnvironment, api_url: str, log: Path, *arguments: str, **variables: str) -> subprocess.Popen[bytes]:
+    settings_variables = {**environment.variables, **variables}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_")} | settings_variables | {"PREFECT_API_URL": api_url}
+    with log.open("wb") as output:
+        return subprocess.Popen([CHURNOPS, "schedule", *arguments], cwd=environment.folder, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def read_deployment(name: str) -> DeploymentResponse | None:
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            return None
+
+
+def stored_rows(settings: Settings, request_id: str) -> int:
+    engine = sa.create_engine(settings.store_url)
+    with engine.connect() as connection:
+        count = connection.execute(sa.select(sa.func.count()).select_from(sa.table("predictions")).where(sa.column("request_id") == request_id))
+        rows = int(count.scalar_one())
+    engine.dispose()
+    return rows
+
+
+def sample_file(telco_csv: Path, folder: Path, customers: int) -> Path:
+    path = folder / f"customers-{customers}.csv"
+    path.write_text("\n".join(telco_csv.read_text().splitlines()[: customers + 1]) + "\n")
+    return path
+
+
+def test_schedule_serves_cron_deployments_from_config_and_runs_them(
+    training: FinishedFlow, flow_environment: FlowEnvironment, prefect_server: str, telco_csv: Path, tmp_path: Path
+) -> None:
+    customers = sample_file(telco_csv, tmp_path, 250)
+    log = tmp_path / "schedule.log"
+    process = churnops_schedule(
+        flow_environment,
+        prefect_server,
+        log,
+        CHURNOPS_SCHEDULE_TRAINING_CRON="15 4 * * 1",
+        CHURNOPS_SCHEDULE_MONITORING_CRON="",  # disabled
+        CHURNOPS_SCHEDULE_BATCH_SCORING_CRON="45 23 * * *",
+        CHURNOPS_SCHEDULE_TIMEZONE="Europe/Berlin",
+        CHURNOPS_BATCH_INPUT=str(customers),
+    )
+    try:
+        wait_until(
+            lambda: read_deployment("batch-scoring/nightly-batch-scoring") and read_deployment("training/daily-training"),
+            120,
+            f"no deployments; see {log}",
+        )
+        for name, cron in (("training/daily-training", "15 4 * * 1"), ("batch-scoring/nightly-batch-scoring", "45 23 * * *")):
+            deployment = read_deployment(name)
+            assert deployment is not None and [(item.schedule.cron, item.schedule.timezone) for item in deployment.schedules] == [
+                (cron, "Europe/Berlin")
+            ]  # type: ignore[union-attr]
+            assert deployment.entrypoint.startswith("churnops.flows.")
+        assert read_deployment("monitoring/hourly-monitoring") is None
+
+        # The served process runs a flow run of its deployment: the batch from CHURNOPS_BATCH_INPUT.
+        flow_run = run_deployment("batch-scoring/nightly-batch-scoring", timeout=240)
+        assert flow_run.state is not None and flow_run.state.is_completed(), log.read_text()
+        batch_run = next(tag.split(":", 1)[1] for tag in read_flow_run(flow_run.id).tags if tag.startswith("mlflow.batch-scoring:"))
+        assert stored_rows(flow_environment.settings, batch_run) == 250
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+    assert code == 0, log.read_text()
+
+
+def test_schedule_registers_deployments_on_a_work_pool_and_a_worker_runs_them(
+    training: FinishedFlow, flow_environment: FlowEnvironment, prefect_server: str, telco_csv: Path, tmp_path: Path
+) -> None:
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="churnops-pool", type="process"), overwrite=True)
+    customers = sample_file(telco_csv, tmp_path, 120)
+    log = tmp_path / "deploy.log"
+    registered = churnops_schedule(flow_environment, prefect_server, log, "--work-pool", "churnops-pool", CHURNOPS_BATCH_INPUT=str(customers))
+    assert registered.wait(120) == 0, log.read_text()
+    assert "registered 3 deployments on work pool 'churnops-pool'" in log.read_text()
+    deployment = read_deployment("batch-scoring/nightly-batch-scoring")
+    assert deployment is not None and deployment.work_pool_name == "churnops-pool"
+
+    flow_run = run_deployment("batch-scoring/nightly-batch-scoring", parameters={"input_file": str(customers)}, timeout=0)
+    worker_log = tmp_path / "worker.log"
+    env = {**os.environ, **flow_environment.variables, "PREFECT_API_URL": prefect_server}
+    with worker_log.open("wb") as output:
+        worker = subprocess.run(
+            [PREFECT, "worker", "start", "--pool", "churnops-pool", "--run-once"],
+            cwd=flow_environment.folder,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+            check=False,
+        )
+    assert worker.returncode == 0, worker_log.read_text()
+    finished = read_flow_run(flow_run.id)
+    assert finished.state is not None and finished.state.is_completed(), worker_log.read_text()
+    batch_run = next(tag.split(":", 1)[1] for tag in finished.tags if tag.startswith("mlflow.batch-scoring:"))
+    assert stored_rows(flow_environment.settings, batch_run) == 120
+
+
+def test_schedule_rejects_a_bad_cron_naming_the_setting(flow_environment: FlowEnvironment, tmp_path: Path) -> None:
+    log = tmp_path / "schedule.log"
+    process = churnops_schedule(flow_environment, "http://127.0.0.1:9/api", log, CHURNOPS_SCHEDULE_TRAINING_CRON="every day")
+    assert process.wait(60) == 1
+    output = log.read_text()
+    assert "CHURNOPS_SCHEDULE_TRAINING_CRON='every day'" in output and "not a valid schedule" in output
+    assert "Traceback" not in output
+
+
+def test_score_command_refuses_a_non_parquet_output(flow_environment: FlowEnvironment, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CHURNOPS, "score", "--output", str(tmp_path / "scored.csv")],
+        cwd=flow_environment.folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "must be a .parquet file" in result.stderr and "Traceback" not in result.stderr

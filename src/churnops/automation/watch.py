@@ -25,7 +25,6 @@ from typing import Annotated
 
 import typer
 import watchfiles
-from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 from watchfiles._rust_notify import WatchfilesRustInternalError  # public in its module, not re-exported
@@ -41,8 +40,9 @@ from churnops.automation.gates import (
     summary_line,
     summary_text,
 )
+from churnops.errors import ChurnopsError
 from churnops.notifications import desktop_notify, email_configured, send_email
-from churnops.settings import Settings
+from churnops.settings import Settings, load_settings
 
 CODE_GATES = ("lint", "typecheck", "test-unit")
 DATA_GATES = ("test-data",)
@@ -143,15 +143,6 @@ def project_filter(root: Path) -> Callable[[watchfiles.Change, str], bool]:
     return keep
 
 
-def load_settings(root: Path) -> Settings:
-    """CHURNOPS_* variables and the project's .env: where the SMTP settings for e-mail come from."""
-    try:
-        return Settings(_env_file=root / ".env")
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
-        raise AutomationError(f"Invalid settings in CHURNOPS_* variables or {root / '.env'}: {problems}. Fix or unset them and run again.") from error
-
-
 def notify_round(results: Sequence[GateResult], changed: Sequence[str], settings: Settings) -> dict[str, str]:
     """Tell the developer how the round went: desktop when there is one, e-mail when configured. Channel -> outcome."""
     failed = not all(result.passed for result in results)
@@ -203,7 +194,7 @@ def watch(
     """Watch `root` until interrupted (or, with `once`, for one round); returns the exit code (1: a gate failed in that round)."""
     root = check_project(root)
     console = console or make_console()
-    settings = load_settings(root)
+    settings = load_settings(env_file=root / ".env")
     email = (
         f"e-mail to {', '.join(settings.smtp_recipients)} via {settings.smtp_host}:{settings.smtp_port}"
         if email_configured(settings)
@@ -253,7 +244,7 @@ def main(
     console = make_console()
     try:
         code = watch(root, once=once, debounce_ms=debounce_ms, console=console)
-    except AutomationError as error:
+    except ChurnopsError as error:  # AutomationError, or a ConfigError from bad settings
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
