@@ -112,7 +112,7 @@ def main() -> int:
         print("!! pip-audit got no vulnerability data for them (reasons above). 'Dependency not found on PyPI' usually")
         print("!! means the vulnerability service is out of reach: PyPI's per-version JSON API")
         print("!! (https://pypi.org/pypi/<name>/<version>/json, which a package mirror may not serve) or OSV.")
-        print("!! This is NOT a clean audit. CI runs it with CHURNOPS_AUDIT_STRICT=true, where this fails.")
+        print("!! This is NOT a clean audit. GitHub Actions (ci.yml) sets CHURNOPS_AUDIT_STRICT=true, where this fails.")
         print("!" * 100)
 
     if findings:

@@ -26,8 +26,7 @@ from churnops.data.loading import load_customers
 from churnops.errors import ChurnopsError
 from churnops.pipeline import DATA_CACHE, Progress, SilentProgress, acquire_data
 from churnops.serving.predictor import ServedModel, load_served_model, served_version
-from churnops.serving.service import new_prediction_ids
-from churnops.serving.store import PredictionRecord, PredictionStore
+from churnops.serving.store import PredictionRecord, PredictionStore, new_prediction_ids
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment
 

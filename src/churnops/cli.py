@@ -31,6 +31,7 @@ SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for split, 
 TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")]
 ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")]
+StoreUrlOption = Annotated[str | None, typer.Option("--store-url", help="Prediction store URL (default sqlite:///predictions.db).")]
 
 
 def _settings(**overrides: Any) -> Any:
@@ -294,7 +295,7 @@ def monitor(
     auto_retrain: Annotated[
         bool | None, typer.Option("--auto-retrain/--no-auto-retrain", help="Retrain (through the gate) on a drift or performance alert.")
     ] = None,
-    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL.")] = None,
+    store_url: StoreUrlOption = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
     dataset: DatasetOption = None,
@@ -366,7 +367,7 @@ def score(
     output: Annotated[
         Path | None, typer.Option("--output", help="Parquet file to write (default .churnops/batch/<input>-scored-<time>.parquet).")
     ] = None,
-    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL.")] = None,
+    store_url: StoreUrlOption = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
     dataset: DatasetOption = None,
@@ -444,7 +445,7 @@ def serve(
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
     dataset: DatasetOption = None,
-    store_url: Annotated[str | None, typer.Option("--store-url", help="Prediction store URL (default sqlite:///predictions.db).")] = None,
+    store_url: StoreUrlOption = None,
 ) -> None:
     """Serve the registry's champion as a REST API (docs at /docs); follows the alias as it moves."""
     import uvicorn

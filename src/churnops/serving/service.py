@@ -7,7 +7,6 @@ each one is scored, counted and stored the same way.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,17 +20,11 @@ from churnops.serving.logs import request_id
 from churnops.serving.metrics import ServiceMetrics
 from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel
 from churnops.serving.schemas import batch_request_model, customer_model
-from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine
+from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine, new_prediction_ids
 from churnops.settings import Settings
 
 # Probes, scrapes and docs would drown the service's own volume, latency and error figures.
 UNLOGGED_ENDPOINTS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-
-
-def new_prediction_ids(count: int) -> list[str]:
-    """128 random bits per id, as hex; one urandom call for the whole batch (uuid4() per row costs ~6 µs each)."""
-    raw = os.urandom(16 * count).hex()
-    return [raw[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 @dataclass(frozen=True)
