@@ -34,6 +34,8 @@ echo "Try it:"
 echo "  curl -s -X POST http://127.0.0.1:${API_PORT}/predict -H 'Content-Type: application/json' -d '${EXAMPLE}'"
 echo "Then, in another terminal, monitor the stored predictions against the training data:"
 echo "  uv run churnops monitor --window 1d     (drift report, quality, performance; run in experiment 'churn-monitoring')"
+echo "Score a file of customers, or run training, monitoring and batch scoring on schedules (Prefect UI on :4200):"
+echo "  uv run churnops score --input customers.csv      uv run churnops schedule"
 echo
 echo "Stop both with Ctrl+C."
 echo
