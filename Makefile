@@ -66,8 +66,9 @@ test-unit: env
 test-data: env
 	$(RUN) pytest tests/data -q
 
+# Trains into .churnops/reference (not your registry); fails when the gate rejects the new version.
 reference-pipeline: env
-	$(RUN) churnops pipeline --json $(if $(DATA),--data "$(DATA)",$(if $(wildcard ../shared/data/telco_customer_churn.csv),--data ../shared/data/telco_customer_churn.csv))
+	$(RUN) python scripts/reference_pipeline.py $(if $(DATA),--data "$(DATA)")
 
 schedule: env
 	$(RUN) churnops schedule
