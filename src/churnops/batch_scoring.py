@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from churnops.data import sources
-from churnops.data.contract import load_contract
-from churnops.data.loading import load_customers
+from churnops.data.contract import DatasetContract, load_contract
+from churnops.data.loading import Customers, load_customers
 from churnops.errors import ChurnopsError
 from churnops.pipeline import DATA_CACHE, Progress, SilentProgress, acquire_data
 from churnops.serving.predictor import ServedModel, load_served_model, served_version
@@ -87,24 +87,10 @@ def score_batch(
         run_id = run.info.run_id
         mlflow.set_tags({"churnops.kind": "batch-scoring", "model_version": model.version})
         mlflow.log_params({"input": input_file, "output": str(output), "model_name": model.name, "model_version": model.version})
-        target = contract.target
-        id_columns = {contract.id_column: customers.ids.to_numpy()} if customers.ids is not None and contract.id_column else {}
-        table = pd.DataFrame(
-            {
-                **id_columns,
-                "prediction_id": ids,
-                "churn_probability": probabilities,
-                "churn": churn,
-                "label": np.where(churn, target.positive, target.negative),
-                "threshold": model.threshold,
-                "model_name": model.name,
-                "model_version": model.version,
-                "scored_at": scored_at,
-            }
-        ).join(customers.features.reset_index(drop=True))
+        table = _scored_table(contract, customers, model, ids, probabilities, scored_at)
         progress.step("write Parquet")
         _write_parquet(table, output)
-        predictions = (
+        predictions = [
             PredictionRecord(
                 id=ids[row],
                 created_at=scored_at,
@@ -119,9 +105,9 @@ def score_batch(
                 request_id=run_id,
             )
             for row, customer in enumerate(records)
-        )
+        ]
         progress.step("store predictions")
-        spooled = _store(settings, list(predictions))
+        spooled = _store(settings, predictions)
         result = BatchScoringResult(
             input=input_file,
             output=str(output),
@@ -142,6 +128,29 @@ def score_batch(
         )
         mlflow.log_dict(result.to_dict(), "summary.json")
     return result
+
+
+def _scored_table(
+    contract: DatasetContract, customers: Customers, model: ServedModel, ids: list[str], probabilities: np.ndarray, scored_at: datetime
+) -> pd.DataFrame:
+    """What the Parquet file holds: the customer id, the prediction, the model that made it, and the inputs."""
+    churn = probabilities >= model.threshold
+    target = contract.target
+    id_columns = {contract.id_column: customers.ids.to_numpy()} if customers.ids is not None and contract.id_column else {}
+    outputs = pd.DataFrame(
+        {
+            **id_columns,
+            "prediction_id": ids,
+            "churn_probability": probabilities,
+            "churn": churn,
+            "label": np.where(churn, target.positive, target.negative),
+            "threshold": model.threshold,
+            "model_name": model.name,
+            "model_version": model.version,
+            "scored_at": scored_at,
+        }
+    )
+    return outputs.join(customers.features.reset_index(drop=True))
 
 
 def _score(model: ServedModel, records: list[dict[str, Any]], progress: Progress) -> tuple[np.ndarray, float]:
