@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from mlflow.entities import RunTag
 from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -52,14 +53,11 @@ class RunLogProgress:
 
 
 @task(name="link MLflow runs", cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_SECONDS)
-def link_mlflow_runs(settings: Settings, mlflow_runs: Mapping[str, str], with_children: bool = False) -> list[str]:
-    """Tag the flow run with `mlflow.<kind>:<run id>` and each MLflow run (and its nested runs) with the flow run.
-
-    Returns the ids of the MLflow runs tagged.
-    """
+def link_mlflow_runs(settings: Settings, mlflow_runs: Mapping[str, str], with_children: bool = False) -> None:
+    """Tag the flow run with `mlflow.<kind>:<run id>` and each MLflow run (and its nested runs) with the flow run."""
     flow_run_id = flow_run.get_id()
     if flow_run_id is None:  # called outside a flow run
-        return []
+        return
     client = connect(settings)
     run_ids = list(mlflow_runs.values())
     if with_children:
@@ -75,13 +73,11 @@ def link_mlflow_runs(settings: Settings, mlflow_runs: Mapping[str, str], with_ch
     if url := flow_run.get_flow_run_ui_url():
         tags["prefect.flow_run_url"] = url
     for run_id in run_ids:
-        for key, value in tags.items():
-            client.set_tag(run_id, key, value)
+        client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
     with get_client(sync_client=True) as prefect:
         current = prefect.read_flow_run(UUID(flow_run_id))
         links = {f"mlflow.{kind}:{run_id}" for kind, run_id in mlflow_runs.items()}
         prefect.update_flow_run(UUID(flow_run_id), tags=sorted(set(current.tags) | links))
-    return run_ids
 
 
 @task(name="publish summary", cache_policy=NO_CACHE)
