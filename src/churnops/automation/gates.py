@@ -49,11 +49,14 @@ class GateResult:
     """What one `make <gate>` did: enough for a summary line, a table row or an e-mail."""
 
     name: str
-    passed: bool
     seconds: float
     exit_code: int
     tail: tuple[str, ...]  # the last TAIL_LINES lines of output, colour codes removed
     log_path: Path | None  # the full output
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
 
     @property
     def status(self) -> str:
@@ -113,7 +116,7 @@ def run_gate(name: str, root: Path, *, console: Console, make_command: Sequence[
     except BaseException:
         stop(process)
         raise
-    return GateResult(name, exit_code == 0, time.monotonic() - started, exit_code, tuple(tail), log_path)
+    return GateResult(name, time.monotonic() - started, exit_code, tuple(tail), log_path)
 
 
 def stop(process: subprocess.Popen[str]) -> None:
