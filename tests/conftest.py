@@ -15,7 +15,7 @@ from churnops.data.synthetic import write as write_synthetic
 from churnops.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_PATH = ROOT / "configs" / "telco.yaml"
+CONTRACT_PATH = ROOT / "src" / "churnops" / "data" / "contracts" / "telco.yaml"
 TELCO_CSV = Path(os.environ.get("CHURNOPS_TELCO_CSV", ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

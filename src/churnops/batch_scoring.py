@@ -66,14 +66,15 @@ def score_batch(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if output is not None and output.suffix != ".parquet":
         raise ChurnopsError(f"Output '{output}' must be a .parquet file (e.g. --output scored.parquet).")
+    progress.step("load model")
+    client = connect(settings)
+    fixed = load_contract(settings.dataset) if settings.dataset else None  # else the served version's own contract
+    model = load_served_model(client, settings, fixed, served_version(client, settings))
+    contract = model.contract
     progress.step("validate")
-    contract = load_contract(settings.dataset)
     input_file = input_file or settings.batch_input or str(acquire_data(settings, contract)[0])
     path = sources.resolve(input_file, DATA_CACHE, None)
     customers = load_customers(path, contract, source=input_file)
-    progress.step("load model")
-    client = connect(settings)
-    model = load_served_model(client, settings, contract, served_version(client, settings))
     output = output or settings.batch_output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
 
     records: list[dict[str, Any]] = customers.features.to_dict("records")  # type: ignore[assignment]

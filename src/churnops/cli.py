@@ -25,7 +25,14 @@ out = Console()
 T = TypeVar("T")
 
 DataOption = Annotated[str | None, typer.Option("--data", help="CSV path or http(s) URL. Omit for built-in synthetic data.")]
-DatasetOption = Annotated[Path | None, typer.Option("--dataset", help="Dataset contract YAML (default configs/telco.yaml).")]
+DatasetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dataset",
+        help="Dataset contract: a YAML file or a built-in name (telco, the default for training; serve, score and monitor "
+        "use the served version's own contract).",
+    ),
+]
 TrialsOption = Annotated[int | None, typer.Option("--trials", help="Optuna trials across all model families.")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for split, search and models.")]
 TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")]
@@ -352,7 +359,9 @@ def _print_monitoring(summary: dict[str, Any]) -> None:
         out.print(f"[bold red]ALERT[/] {alert['message']}")
     if not summary["alerts"]:
         out.print("[green]no alerts[/]")
-    if summary.get("retraining"):
+    if summary.get("retraining") and "skipped" in summary["retraining"]:
+        out.print(f"[yellow]auto-retrain skipped:[/] {summary['retraining']['skipped']}")
+    elif summary.get("retraining"):
         retraining = summary["retraining"]
         verdict = "promoted to champion" if retraining["promoted"] else "not promoted"
         out.print(f"retrained: version {retraining['version']} {verdict} ({'; '.join(retraining['reasons'])})")
@@ -455,6 +464,10 @@ def serve(
     settings = _run(
         lambda: _settings(api_host=host, api_port=port, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset, store_url=store_url)
     )
+    if settings.dataset is not None:  # a bad --dataset is a one-line error here, not a traceback from inside uvicorn
+        from churnops.data.contract import load_contract
+
+        _run(lambda: load_contract(settings.dataset))
     # Workers build their settings from the environment, so everything chosen here is passed that way.
     os.environ.update(settings.as_environment())
     # A down tracking server must not stall the alias poller for minutes of HTTP retries.

@@ -16,6 +16,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from churnops.data.contract import GateSpec
 from churnops.errors import RegistryError
 from churnops.settings import Settings
 
@@ -36,18 +37,29 @@ def decide_promotion(
     champion: dict[str, float] | None,
     parity_difference: float,
     settings: Settings,
+    floors: GateSpec | None = None,
+    evaluation: str = "the same test data",
+    data_rule: str | None = None,
 ) -> GateDecision:
-    """Promote only if every absolute threshold holds, the fast path matches, and the champion is not better by more than the tolerance."""
-    failures: list[str] = []
+    """Promote only if every absolute threshold holds, the fast path matches, the data rule allows it,
+    and the champion is not better (on the same evaluation set) by more than the tolerance.
+
+    Floors: CHURNOPS_GATE_MIN_* when set, else the contract's `gate:` section (`floors`).
+    `data_rule` is a failure found before scoring (e.g. synthetic data against a real-data champion).
+    """
+    floors = floors or GateSpec()
+    min_roc_auc = settings.gate_min_roc_auc if settings.gate_min_roc_auc is not None else floors.min_roc_auc
+    min_pr_auc = settings.gate_min_pr_auc if settings.gate_min_pr_auc is not None else floors.min_pr_auc
+    failures: list[str] = [data_rule] if data_rule else []
     passes: list[str] = []
     roc_auc = challenger["roc_auc"]
-    (passes if roc_auc >= settings.gate_min_roc_auc else failures).append(
-        f"test ROC AUC {roc_auc:.4f} {'>=' if roc_auc >= settings.gate_min_roc_auc else '<'} minimum {settings.gate_min_roc_auc:.4f}"
+    (passes if roc_auc >= min_roc_auc else failures).append(
+        f"test ROC AUC {roc_auc:.4f} {'>=' if roc_auc >= min_roc_auc else '<'} minimum {min_roc_auc:.4f}"
     )
     pr_auc = challenger["pr_auc"]
-    if settings.gate_min_pr_auc > 0:
-        (passes if pr_auc >= settings.gate_min_pr_auc else failures).append(
-            f"test PR AUC {pr_auc:.4f} {'>=' if pr_auc >= settings.gate_min_pr_auc else '<'} minimum {settings.gate_min_pr_auc:.4f}"
+    if min_pr_auc > 0:
+        (passes if pr_auc >= min_pr_auc else failures).append(
+            f"test PR AUC {pr_auc:.4f} {'>=' if pr_auc >= min_pr_auc else '<'} minimum {min_pr_auc:.4f}"
         )
     parity_ok = parity_difference <= settings.parity_tolerance
     (passes if parity_ok else failures).append(
@@ -59,7 +71,7 @@ def decide_promotion(
         floor = champion["roc_auc"] - settings.gate_tolerance
         ok = roc_auc >= floor
         (passes if ok else failures).append(
-            f"test ROC AUC {roc_auc:.4f} vs champion {champion['roc_auc']:.4f} on the same test data "
+            f"test ROC AUC {roc_auc:.4f} vs champion {champion['roc_auc']:.4f} on {evaluation} "
             f"({'within' if ok else 'worse than'} tolerance {settings.gate_tolerance:.4f})"
         )
     return GateDecision(promote=not failures, reasons=failures or passes)
@@ -89,7 +101,7 @@ def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVer
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as error:
-        raise RegistryError(f"Model '{name}' has no version {version}. List versions in the MLflow UI or with `churnops runs`.") from error
+        raise RegistryError(f"Model '{name}' has no version {version}. List its versions with `churnops versions`.") from error
 
 
 def champion_history(client: MlflowClient, name: str) -> list[str]:

@@ -29,8 +29,15 @@ class Settings(BaseSettings):
     model_name: str = "churn-classifier"
 
     # Data
-    dataset: Path = Field(Path("configs/telco.yaml"), description="Dataset contract YAML.")
+    dataset: Path | None = Field(
+        None,
+        description="Dataset contract: a YAML file or a built-in name (telco). Unset: telco for training; "
+        "serving, scoring and monitoring use the contract the served version was trained with.",
+    )
     data: str | None = Field(None, description="CSV path or http(s) URL; None means the built-in synthetic data.")
+    data_derived_from: str | None = Field(
+        None, description="Set by retraining: the source a derived training file (base data + feedback) was built from; recorded on the version."
+    )
     data_sha256: str | None = Field(None, description="Expected SHA-256 of a downloaded file.")
     synthetic_rows: int = Field(5000, ge=200)
     seed: int = 42
@@ -45,8 +52,15 @@ class Settings(BaseSettings):
     n_jobs: int = Field(2, description="Parallel CV folds.")
 
     # Promotion gate
-    gate_min_roc_auc: float = Field(0.80, ge=0, le=1, description="Absolute floor for test ROC AUC.")
-    gate_min_pr_auc: float = Field(0.0, ge=0, le=1)
+    gate_min_roc_auc: float | None = Field(
+        None, ge=0, le=1, description="Absolute floor for ROC AUC on the evaluation set; unset: the contract's gate.min_roc_auc."
+    )
+    gate_min_pr_auc: float | None = Field(None, ge=0, le=1, description="Absolute floor for PR AUC; unset: the contract's gate.min_pr_auc.")
+    gate_evaluation_data: str | None = Field(
+        None,
+        description="A pinned evaluation CSV (path or URL) every challenger and the champion are scored on; "
+        "unset: the champion's registered evaluation set. Its rows are never trained on.",
+    )
     gate_tolerance: float = Field(0.005, ge=0, description="How much worse than the champion (test ROC AUC) is still accepted.")
     parity_tolerance: float = Field(1e-5, gt=0, description="Max |p_fast - p_sklearn| for the fast inference artifact.")
     threshold_metric: Literal["f1", "youden"] = "f1"
@@ -95,6 +109,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "churnops@localhost"
     smtp_recipients: list[str] = Field(default_factory=list, description='JSON list, e.g. ["oncall@example.com"].')
+    retrain_allowed_data: list[str] = Field(
+        default_factory=list,
+        description='Data sources POST /admin/retrain may name besides CHURNOPS_DATA (JSON list of paths or URLs, e.g. ["/data/churn.csv"]).',
+    )
     auto_retrain: bool = Field(False, description="Run the training pipeline (through the gate) when a drift or performance alert fires.")
     retrain_with_feedback: bool = Field(True, description="Retraining adds the window's predictions that have feedback to the training data.")
     retrain_data_dir: Path = Field(
@@ -122,7 +140,7 @@ class Settings(BaseSettings):
     kibana_url: str | None = None
     kibana_api_key: SecretStr | None = None
 
-    @field_validator("data", "data_sha256", mode="before")
+    @field_validator("data", "data_sha256", "gate_evaluation_data", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         """`--data ""` (e.g. from MLproject defaults) means: use synthetic data."""
@@ -137,6 +155,8 @@ class Settings(BaseSettings):
         "kibana_url",
         "kibana_api_key",
         "batch_input",
+        "dataset",
+        "data_derived_from",
         "schedule_training_cron",
         "schedule_monitoring_cron",
         "schedule_batch_scoring_cron",
@@ -157,6 +177,14 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             environment[f"CHURNOPS_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
         return environment
+
+    def allows_training_source(self, data: str) -> bool:
+        """Retraining on request (API, flow parameter) may use CHURNOPS_DATA or a CHURNOPS_RETRAIN_ALLOWED_DATA source only."""
+
+        def normalised(source: str) -> str:
+            return source if "://" in source else str(Path(source).expanduser().resolve())
+
+        return normalised(data) in {normalised(source) for source in [self.data, *self.retrain_allowed_data] if source}
 
     def tracking_is_local_database(self) -> bool:
         return self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql"))

@@ -89,6 +89,18 @@ class EngineeredFeature(_Strict):
         return self
 
 
+class GateSpec(_Strict):
+    """Absolute floors a new version must reach on the evaluation set before it can become champion.
+
+    They belong to the data set: what is a good ROC AUC depends on how much signal the data has.
+    The default 0.70 only catches broken pipelines (a model with no signal scores about 0.5); set
+    it from a baseline on your data. CHURNOPS_GATE_MIN_ROC_AUC / _MIN_PR_AUC override it.
+    """
+
+    min_roc_auc: float = Field(default=0.70, ge=0, le=1)
+    min_pr_auc: float = Field(default=0.0, ge=0, le=1)
+
+
 class DatasetContract(_Strict):
     name: str
     description: str = ""
@@ -98,6 +110,7 @@ class DatasetContract(_Strict):
     min_rows_per_class: int = Field(default=20, ge=2)
     columns: dict[str, ColumnSpec]
     engineered_features: list[EngineeredFeature] = []
+    gate: GateSpec = GateSpec()
 
     @model_validator(mode="after")
     def _references_exist(self) -> DatasetContract:
@@ -141,11 +154,24 @@ class DatasetContract(_Strict):
         return {name: spec.example_value() for name, spec in self.columns.items()}
 
 
-def load_contract(path: str | Path) -> DatasetContract:
-    """Read and check a contract YAML file."""
-    path = Path(path)
+# Contracts shipped with the package, by name: `--dataset telco` works from any folder.
+BUILTIN_CONTRACTS = {"telco": Path(__file__).parent / "contracts" / "telco.yaml"}
+DEFAULT_CONTRACT = "telco"
+
+
+def contract_path(dataset: str | Path | None) -> Path:
+    """The YAML file behind `--dataset`: a built-in name (default telco) or a path."""
+    if dataset is None:
+        return BUILTIN_CONTRACTS[DEFAULT_CONTRACT]
+    return BUILTIN_CONTRACTS.get(str(dataset), Path(dataset))
+
+
+def load_contract(path: str | Path | None) -> DatasetContract:
+    """Read and check a contract YAML file (a path, or the name of a built-in contract)."""
+    path = contract_path(path)
     if not path.is_file():
-        raise ConfigError(f"Dataset contract '{path}' does not exist. Pass --dataset with a contract YAML such as configs/telco.yaml.")
+        builtin = ", ".join(BUILTIN_CONTRACTS)
+        raise ConfigError(f"Dataset contract '{path}' does not exist. Pass --dataset with a contract YAML file or a built-in name ({builtin}).")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

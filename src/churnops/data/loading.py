@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -43,7 +44,7 @@ def load_dataset(path: str | Path, contract: DatasetContract, source: str | None
     validated = _read_and_validate(path, contract, contract.required_columns)
     target_column = contract.target
     target = (validated[target_column.column] == target_column.positive).astype("int64").rename("target")
-    _check_class_sizes(target, contract, path)
+    _check_class_sizes(target, contract, _Origin.file(path))
     features = to_model_frame(validated[contract.feature_columns], contract)
     ids = validated[contract.id_column].astype(object) if contract.id_column else None
     return Dataset(
@@ -75,8 +76,56 @@ def load_customers(path: str | Path, contract: DatasetContract, source: str | No
 
 def _read_and_validate(path: Path, contract: DatasetContract, required: list[str]) -> pd.DataFrame:
     raw = _read_csv(path)
-    _check_columns(raw, contract, path, required)
-    return _validate(_apply_encodings(raw, contract), contract, path, required)
+    origin = _Origin.file(path)
+    _check_columns(raw, contract, origin, required)
+    return _validate(_apply_encodings(raw, contract), contract, origin, required)
+
+
+def validate_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Customers as a DataFrame in any form pandas reads them (raw file codes, numbers as text, blanks,
+    extra columns such as the id) -> the model frame; values outside the contract raise a DataError
+    naming the columns and the first offending rows (0-based row positions)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"Expected a table of customers (a pandas DataFrame), got {type(frame).__name__}.")
+    if frame.empty:
+        raise DataError("The input has no rows.")
+    text = pd.DataFrame({str(name): _as_text(frame[name]) for name in frame.columns})
+    text.index = pd.RangeIndex(len(text))
+    origin = _Origin.frame()
+    required = contract.feature_columns
+    _check_columns(text, contract, origin, required)
+    validated = _validate(_apply_encodings(text, contract), contract, origin, required)
+    return to_model_frame(validated, contract)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Cells as the CSV reader sees them: stripped text, None for missing (whole floats as integers, so 1.0 decodes like 1)."""
+
+    def cell(value: object) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            return None
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        text = str(value).strip()
+        return text or None
+
+    return values.astype(object).map(cell)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What error messages call the input and its rows."""
+
+    subject: str
+    unit: str
+
+    @classmethod
+    def file(cls, path: Path) -> _Origin:
+        return cls(f"Data file '{path}'", "line")
+
+    @classmethod
+    def frame(cls) -> _Origin:
+        return cls("The input", "row")
 
 
 def to_model_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
@@ -130,7 +179,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path, required: list[str]) -> None:
+def _check_columns(frame: pd.DataFrame, contract: DatasetContract, origin: _Origin, required: list[str]) -> None:
     present = list(frame.columns)
     missing = [column for column in required if column not in present]
     if not missing:
@@ -143,11 +192,11 @@ def _check_columns(frame: pd.DataFrame, contract: DatasetContract, path: Path, r
         problems.append(f"'{column}'{hint}")
     if len(present) == 1 and len(required) > 1:
         raise DataError(
-            f"Data file '{path}' is not a CSV the contract '{contract.name}' can read: found a single column "
+            f"{origin.subject} is not a CSV the contract '{contract.name}' can read: found a single column "
             f"'{present[0][:60]}'. Expected columns separated by ',' or ';'."
         )
     raise DataError(
-        f"Data file '{path}' is missing column(s) {', '.join(problems)} required by contract '{contract.name}'. "
+        f"{origin.subject} is missing column(s) {', '.join(problems)} required by contract '{contract.name}'. "
         "Rename the column(s) in the file or edit the contract."
     )
 
@@ -160,7 +209,7 @@ def _apply_encodings(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataF
     return frame
 
 
-def _schema(contract: DatasetContract, with_target: bool) -> pa.DataFrameSchema:
+def _schema(contract: DatasetContract, with_target: bool, with_id: bool) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {}
     for name, spec in contract.columns.items():
         checks = []
@@ -177,22 +226,23 @@ def _schema(contract: DatasetContract, with_target: bool) -> pa.DataFrameSchema:
     target = contract.target
     if with_target:
         columns[target.column] = pa.Column(str, pa.Check.isin([target.positive, target.negative]), nullable=False)
-    if contract.id_column:
+    if contract.id_column and with_id:
         columns[contract.id_column] = pa.Column(str, nullable=False, unique=True)
     return pa.DataFrameSchema(columns, strict=False)
 
 
-def _validate(frame: pd.DataFrame, contract: DatasetContract, path: Path, required: list[str]) -> pd.DataFrame:
-    frame, type_errors = _convert_numbers(frame[required], contract)
+def _validate(frame: pd.DataFrame, contract: DatasetContract, origin: _Origin, required: list[str]) -> pd.DataFrame:
+    frame, type_errors = _convert_numbers(frame[required], contract, origin.unit)
     try:
-        validated = _schema(contract, with_target=contract.target.column in required).validate(frame, lazy=True)
+        schema = _schema(contract, with_target=contract.target.column in required, with_id=contract.id_column in required)
+        validated = schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
         failures = errors.failure_cases
         # A cell that is not a number was already reported as such; do not report it twice as missing.
         already = failures.apply(lambda row: (row["column"], row["index"]) in type_errors.cells, axis=1)
-        raise DataError(_describe_failures(failures[~already], contract, path, type_errors.lines)) from None
+        raise DataError(_describe_failures(failures[~already], contract, origin, type_errors.lines)) from None
     if type_errors.lines:
-        raise DataError(_describe_failures(None, contract, path, type_errors.lines))
+        raise DataError(_describe_failures(None, contract, origin, type_errors.lines))
     return validated
 
 
@@ -202,8 +252,8 @@ class _TypeErrors:
     cells: set[tuple[str, int]]
 
 
-def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract) -> tuple[pd.DataFrame, _TypeErrors]:
-    """Numeric columns to float; cells that are not (whole) numbers become missing and are reported."""
+def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract, unit: str = "line") -> tuple[pd.DataFrame, _TypeErrors]:
+    """Numeric columns to float; cells that are not finite (whole) numbers become missing and are reported."""
     frame = frame.copy()
     found = _TypeErrors([], set())
     for name, spec in contract.columns.items():
@@ -211,24 +261,24 @@ def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract) -> tuple[pd
             continue
         raw = frame[name]
         numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
-        bad = raw.notna() & numbers.isna()
+        bad = raw.notna() & ~np.isfinite(numbers)
         if spec.type == "integer":
             bad |= numbers.notna() & (numbers % 1 != 0)
         if bad.any():
             offending = pd.DataFrame({"index": raw.index[bad], "failure_case": raw[bad].to_numpy()})
             kind = "whole numbers" if spec.type == "integer" else "numbers"
-            found.lines.append(f"  - column '{name}': expected {kind}; {_rows(offending)}")
+            found.lines.append(f"  - column '{name}': expected {kind}; {_rows(offending, unit)}")
             found.cells.update((name, int(index)) for index in raw.index[bad])
         frame[name] = numbers.mask(bad)
     return frame, found
 
 
-def _describe_failures(failures: pd.DataFrame | None, contract: DatasetContract, path: Path, first_lines: list[str]) -> str:
-    lines = [f"Data file '{path}' breaks contract '{contract.name}':", *first_lines]
+def _describe_failures(failures: pd.DataFrame | None, contract: DatasetContract, origin: _Origin, first_lines: list[str]) -> str:
+    lines = [f"{origin.subject} breaks contract '{contract.name}':", *first_lines]
     if failures is not None:
         for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
-            lines.append(f"  - column '{column}': {_explain(str(column), str(check), contract)}; {_rows(group)}")
-    lines.append("Fix these rows in the file, or update the contract if the new values are legitimate.")
+            lines.append(f"  - column '{column}': {_explain(str(column), str(check), contract)}; {_rows(group, origin.unit)}")
+    lines.append("Fix these rows, or update the contract if the new values are legitimate.")
     return "\n".join(lines)
 
 
@@ -251,10 +301,10 @@ def _explain(column: str, check: str, contract: DatasetContract) -> str:
     return next((reason for prefix, reason in by_check.items() if check.startswith(prefix)), f"failed check {check}")
 
 
-def _rows(group: pd.DataFrame) -> str:
+def _rows(group: pd.DataFrame, unit: str = "line") -> str:
     shown = group.head(SHOWN_ROWS)
     cases = ", ".join(
-        f"line {int(index)}: {_shown(case)}" if pd.notna(index) else _shown(case)
+        f"{unit} {int(index)}: {_shown(case)}" if pd.notna(index) else _shown(case)
         for index, case in zip(shown["index"], shown["failure_case"], strict=True)
     )
     more = f" (and {len(group) - SHOWN_ROWS} more)" if len(group) > SHOWN_ROWS else ""
@@ -265,12 +315,12 @@ def _shown(case: object) -> str:
     return "(blank)" if case is None or (isinstance(case, float) and pd.isna(case)) else repr(case)
 
 
-def _check_class_sizes(target: pd.Series, contract: DatasetContract, path: Path) -> None:
+def _check_class_sizes(target: pd.Series, contract: DatasetContract, origin: _Origin) -> None:
     counts = {contract.target.positive: int(target.sum()), contract.target.negative: int((1 - target).sum())}
     too_few = {label: count for label, count in counts.items() if count < contract.min_rows_per_class}
     if too_few:
         described = ", ".join(f"'{label}': {count}" for label, count in too_few.items())
         raise DataError(
-            f"Data file '{path}' has too few rows of a class in '{contract.target.column}' ({described}); "
+            f"{origin.subject} has too few rows of a class in '{contract.target.column}' ({described}); "
             f"the contract needs at least {contract.min_rows_per_class} of each to train and evaluate."
         )

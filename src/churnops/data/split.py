@@ -38,3 +38,15 @@ def split_dataset(dataset: Dataset, test_size: float, validation_size: float, se
 def _part(dataset: Dataset, positions: pd.Index) -> Part:
     ids = dataset.ids.iloc[positions] if dataset.ids is not None else None
     return Part(dataset.features.iloc[positions], dataset.target.iloc[positions], ids)
+
+
+def split_around(dataset: Dataset, held_out: pd.Series, test: Part, test_size: float, validation_size: float, seed: int) -> Split:
+    """Train / validation from the rows not `held_out` (same proportions as `split_dataset`); `test` given.
+
+    Used when the test rows are fixed in advance (the registry's evaluation set): they never train.
+    """
+    positions = pd.RangeIndex(dataset.n_rows)[~held_out.to_numpy()]
+    train, validation = train_test_split(
+        positions, test_size=validation_size / (1 - test_size), stratify=dataset.target.iloc[positions], random_state=seed
+    )
+    return Split(_part(dataset, train), _part(dataset, validation), test)

@@ -16,6 +16,8 @@ from prefect.context import TaskRunContext
 import churnops.data
 from churnops import pipeline
 from churnops.data import sources
+from churnops.data.contract import contract_path
+from churnops.errors import ConfigError
 from churnops.flows.runs import RETRIES, RETRY_DELAYS_SECONDS, RunLogProgress, link_mlflow_runs, publish_summary, retry_on_transient_errors
 from churnops.settings import Settings, load_settings
 
@@ -34,7 +36,7 @@ def validated_data_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
     data = Path(settings.data) if settings.data else None
     if data is not None and data.is_file():
         digest.update(data.read_bytes())
-    for path in [Path(settings.dataset), *sorted(Path(churnops.data.__file__).parent.glob("*.py"))]:
+    for path in [contract_path(settings.dataset), *sorted(Path(churnops.data.__file__).parent.glob("*.py"))]:
         if path.is_file():
             digest.update(path.read_bytes())
     split = (settings.data, settings.seed, settings.test_size, settings.validation_size, settings.synthetic_rows)
@@ -54,6 +56,18 @@ def validated_data_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
 def validate(settings: Settings) -> pipeline.Prepared:
     """Load the data, check it against the contract, split it."""
     return pipeline.prepare(settings)
+
+
+@task(
+    name="choose evaluation set",
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_on_transient_errors,
+)
+def hold_out(settings: Settings, prepared: pipeline.Prepared) -> pipeline.Prepared:
+    """The trusted evaluation set (pinned file or the champion's): it replaces the test split and never trains."""
+    return pipeline.hold_out(settings, prepared)
 
 
 @task(name="train", cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_SECONDS, retry_condition_fn=retry_on_transient_errors)
@@ -78,8 +92,14 @@ def register_and_gate(settings: Settings, prepared: pipeline.Prepared, trained: 
 def training_flow(data: str | None = None, trials: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Validate, train, evaluate, register and gate; the new version becomes champion only through the gate."""
     started = time.perf_counter()
+    configured = load_settings()
+    if data and not configured.allows_training_source(data):
+        raise ConfigError(
+            f"Data source '{data[:200]}' is not allowed: the training flow trains on CHURNOPS_DATA or a CHURNOPS_RETRAIN_ALLOWED_DATA source."
+        )
     settings = load_settings(data=data, search_trials=trials, seed=seed)
-    prepared = validate(settings)
+    settings = pipeline.retraining_settings(settings, pipeline.start_tracking(settings))
+    prepared = hold_out(settings, validate(settings))
     trained = train(settings, prepared)
     evaluated = evaluate(settings, prepared, trained)
     gated = register_and_gate(settings, prepared, trained, evaluated)

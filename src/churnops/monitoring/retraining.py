@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.data.contract import DatasetContract
-from churnops.pipeline import PipelineResult, acquire_data, run_pipeline
+from churnops.pipeline import PipelineResult, acquire_data, retraining_settings, run_pipeline
 from churnops.settings import Settings
+from churnops.tracking import connect
 
 log = logging.getLogger("churnops.retraining")
 
@@ -46,12 +47,17 @@ def training_data_with_feedback(settings: Settings, contract: DatasetContract, p
 
 
 def retrain(settings: Settings, contract: DatasetContract, predictions: pd.DataFrame) -> RetrainOutcome:
-    """Run the training pipeline; the gate alone decides whether the new version becomes champion."""
+    """Run the training pipeline on the configured data (plus feedback); the gate alone decides whether the new version becomes champion.
+
+    Raises ConfigError when no data is configured and the champion was trained on real data.
+    """
     added = 0
+    settings = retraining_settings(settings, connect(settings))
     run_settings = settings
     if settings.retrain_with_feedback and predictions["churned"].notna().any():
         path, added = training_data_with_feedback(settings, contract, predictions)
-        run_settings = settings.model_copy(update={"data": str(path.resolve()), "data_sha256": None})
+        base = settings.data or acquire_data(settings, contract)[1]
+        run_settings = settings.model_copy(update={"data": str(path.resolve()), "data_sha256": None, "data_derived_from": f"{base} + feedback"})
     log.info("Retraining on %s (%d labelled production rows added)", run_settings.data or "synthetic data", added)
     result: PipelineResult = run_pipeline(run_settings)
     return RetrainOutcome(

@@ -20,6 +20,7 @@ import mlflow
 from mlflow.entities import Metric
 
 from churnops.data.contract import DatasetContract, load_contract
+from churnops.errors import ConfigError
 from churnops.monitoring import alerts as alerting
 from churnops.monitoring.drift import DriftConfig, DriftResult, detect_drift
 from churnops.monitoring.health import measure_host, measure_service
@@ -31,6 +32,7 @@ from churnops.monitoring.window import Window, WindowData, read_window
 from churnops.serving.store import create_store_engine
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment
+from churnops.training.churn_model import version_contract
 
 log = logging.getLogger("churnops.monitoring")
 
@@ -43,9 +45,10 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
     step = progress.step if progress is not None else (lambda name: None)
     started = time.perf_counter()
     step("reference")
-    contract = load_contract(settings.dataset)
     client = connect(settings)
     reference = load_reference(settings, client)
+    # The window is read with the contract the monitored version was trained with, unless --dataset overrides it.
+    contract = load_contract(settings.dataset) if settings.dataset else version_contract(settings.model_name, reference.version)
     engine = create_store_engine(settings.store_url)
     try:
         step("read window")
@@ -74,10 +77,16 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         summary["retraining"] = None
         if settings.auto_retrain and any(alert.retrain for alert in found):
             step("retrain")
-            outcome = retrain(settings, contract, current)
-            summary["retraining"] = asdict(outcome)
-            client.set_tag(run_id, "retrain.version", outcome.version)
-            client.set_tag(run_id, "retrain.promoted", str(outcome.promoted).lower())
+            try:
+                outcome = retrain(settings, contract, current)
+            except ConfigError as error:  # no configured data: retraining could not replace the champion
+                log.warning("auto-retrain skipped: %s", error)
+                summary["retraining"] = {"skipped": str(error)}
+                client.set_tag(run_id, "retrain.skipped", str(error)[:500])
+            else:
+                summary["retraining"] = asdict(outcome)
+                client.set_tag(run_id, "retrain.version", outcome.version)
+                client.set_tag(run_id, "retrain.promoted", str(outcome.promoted).lower())
         summary["seconds"] = round(time.perf_counter() - started, 2)
         _keep_locally(settings, summary, drift, run_id)
         return summary

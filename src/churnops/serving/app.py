@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from churnops.serving.jobs import JobConflict
+from churnops.serving.jobs import JobConflict, RetrainRefused
 from churnops.serving.logs import configure_json_logging, request_id
 from churnops.serving.predictor import ModelUnavailable
 from churnops.serving.routes import admin, feedback, operations, predictions
@@ -49,14 +49,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="churnops prediction API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
-    app.include_router(predictions.build_router(service))
+    _mount_predictions(app, service)
+    service.on_contract_change = lambda: _mount_predictions(app, service)
     app.include_router(feedback.router)
     app.include_router(operations.router)
     app.include_router(admin.router)
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
+    app.add_exception_handler(RetrainRefused, _refused)
     app.add_middleware(RequestContext, service=service)
     return app
+
+
+def _mount_predictions(app: FastAPI, service: Service) -> None:
+    """(Re)build the prediction routes from the service's current contract.
+
+    The request models are generated from the served version's contract; when the alias moves to a
+    version trained on other columns, the routes are rebuilt and swapped in with one assignment.
+    """
+    routes = predictions.build_router(service).routes
+    previous = {id(route) for route in getattr(app.state, "prediction_routes", [])}
+    app.router.routes = [route for route in app.router.routes if id(route) not in previous] + routes
+    app.state.prediction_routes = routes
+    app.openapi_schema = None  # regenerated on the next /openapi.json
 
 
 def create_app_from_environment() -> FastAPI:
@@ -72,6 +87,10 @@ async def _unavailable(request: Request, error: Exception) -> JSONResponse:
 
 async def _conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+async def _refused(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=422)
 
 
 class RequestContext:

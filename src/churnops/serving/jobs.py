@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from churnops.errors import ChurnopsError
+from churnops.errors import ChurnopsError, ConfigError
 from churnops.settings import Settings
 
 log = logging.getLogger("churnops.jobs")
@@ -27,7 +27,14 @@ LOG_TAIL_LINES = 30
 
 
 class JobConflict(ChurnopsError):
-    """A retraining job is already running."""
+    """A retraining job is already running, or retraining cannot replace the champion (answered 409)."""
+
+
+class RetrainRefused(ChurnopsError):
+    """The requested data source is not allowed (answered 422). The message never shows file contents."""
+
+
+SHOWN_SOURCE_CHARS = 200
 
 
 class RetrainJobs:
@@ -39,6 +46,13 @@ class RetrainJobs:
         self._process: subprocess.Popen[str] | None = None
 
     def submit(self, data: str | None = None, trials: int | None = None) -> dict[str, Any]:
+        """Start a retraining job on the configured data (or an allowed source); refuses what could never be promoted."""
+        if data is not None and not self.settings.allows_training_source(data):
+            raise RetrainRefused(
+                f"Data source '{data[:SHOWN_SOURCE_CHARS]}' is not allowed: the service retrains only on CHURNOPS_DATA "
+                "or a source listed in CHURNOPS_RETRAIN_ALLOWED_DATA. Add it there on the service, or omit `data`."
+            )
+        run_settings = self._run_settings(data)
         with self._lock:
             running = [job["id"] for job in self.jobs.values() if job["status"] in ("queued", "running")]
             if running:
@@ -47,7 +61,7 @@ class RetrainJobs:
             self.jobs[job["id"]] = job
             while len(self.jobs) > KEPT_JOBS:
                 self.jobs.popitem(last=False)
-        threading.Thread(target=self._run, args=(job, data, trials), name=f"retrain-{job['id'][:8]}", daemon=True).start()
+        threading.Thread(target=self._run, args=(job, run_settings, trials), name=f"retrain-{job['id'][:8]}", daemon=True).start()
         return dict(job)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -61,13 +75,22 @@ class RetrainJobs:
             log.warning("stopping the running retraining job at shutdown")
             process.terminate()
 
-    def _run(self, job: dict[str, Any], data: str | None, trials: int | None) -> None:
+    def _run_settings(self, data: str | None) -> Settings:
+        """The job's settings: its data, and the champion's contract; refuses synthetic data against a real-data champion."""
+        from churnops.pipeline import retraining_settings  # noqa: PLC0415 - the training stack only when a job is asked for
+        from churnops.tracking import connect  # noqa: PLC0415
+
+        settings = self.settings.model_copy(update={"data": data}) if data else self.settings
+        try:
+            return retraining_settings(settings, connect(settings))
+        except ConfigError as error:
+            raise JobConflict(str(error)) from None
+
+    def _run(self, job: dict[str, Any], settings: Settings, trials: int | None) -> None:
         command = [sys.executable, "-m", "churnops", "pipeline", "--json"]
-        if data:
-            command += ["--data", data]
         if trials:
             command += ["--trials", str(trials)]
-        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **self.settings.as_environment()}
+        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
         environment.pop("MLFLOW_RUN_ID", None)
         job.update(status="running", started_at=datetime.now(UTC))
         log.info("retraining job started", extra={"job_id": job["id"]})

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -27,11 +27,11 @@ from churnops.errors import ChurnopsError
 from churnops.registry import version_by_alias
 from churnops.settings import Settings
 from churnops.tracking import connect
-from churnops.training.fast_path import FILE_NAME as ONNX_FILE
+from churnops.training.churn_model import artifact_file, download_version, read_example
 from churnops.training.fast_path import OnnxChurnModel
 
 log = logging.getLogger("churnops.model")
-CLASS_PROBABILITY_NDIM = 2  # pyfunc predict_proba output: one column per class
+CLASS_PROBABILITY_NDIM = 2  # output of versions logged before churnops 0.2 (sklearn predict_proba): one column per class
 
 
 class ModelUnavailable(ChurnopsError):
@@ -59,8 +59,11 @@ class PyfuncScorer:
 
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray:
         frame = to_model_frame(pd.DataFrame.from_records(records), self.contract)
-        output = np.asarray(self.model.predict(frame))
-        return np.asarray(output[:, 1] if output.ndim == CLASS_PROBABILITY_NDIM else output, dtype=np.float64)
+        output = self.model.predict(frame)
+        if isinstance(output, pd.DataFrame) and "churn_probability" in output.columns:
+            return output["churn_probability"].to_numpy(dtype=np.float64)
+        values = np.asarray(output)
+        return np.asarray(values[:, 1] if values.ndim == CLASS_PROBABILITY_NDIM else values, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,18 @@ class ServedModel:
     data_fingerprint: str | None
     inference: str
     scorer: Scorer = field(repr=False)
+    contract: DatasetContract = field(repr=False)  # what the version was trained with
+    contract_yaml: str = field(repr=False)  # its text, to retrain with the same contract
+    example: dict[str, Any] | None = field(default=None, repr=False)  # a typical training customer, for docs
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def score(self, records: list[dict[str, Any]]) -> np.ndarray:
         return self.scorer.churn_probabilities(records)
 
     def info(self) -> dict[str, Any]:
-        """Everything but the scorer, for /model."""
-        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "scorer"}
+        """The registry facts, for /model."""
+        hidden = {"scorer", "contract", "contract_yaml", "example"}
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name not in hidden}
 
 
 def served_version(client: Any, settings: Settings) -> str:
@@ -99,23 +106,35 @@ def served_version(client: Any, settings: Settings) -> str:
     return str(found.version)
 
 
-def load_served_model(client: Any, settings: Settings, contract: DatasetContract, version: str) -> ServedModel:
-    """Load `version` with its metadata from the registry: ONNX when the version ships it, else the pyfunc model."""
+def load_served_model(client: Any, settings: Settings, contract: DatasetContract | None, version: str) -> ServedModel:
+    """Load `version` with its metadata from the registry: ONNX when the version ships it, else the pyfunc model.
+
+    `contract`: the one requests are validated with when fixed by --dataset (the version must match it);
+    None: the version's own contract.
+    """
     name, alias = settings.model_name, settings.serve_alias
     details = client.get_model_version(name, version)
     tags = dict(details.tags or {})
     model_uri = f"models:/{name}/{version}"
     with tempfile.TemporaryDirectory(prefix="churnops-model-") as folder:
-        model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder))
-        _check_contract(model_dir, contract, name, version)
-        onnx_file = model_dir / "extra_files" / ONNX_FILE
+        model_dir = download_version(name, version, folder)
+        shipped = artifact_file(model_dir, "contract")
+        contract_yaml = shipped.read_text(encoding="utf-8") if shipped.is_file() else ""
+        own = load_contract(shipped) if shipped.is_file() else None
+        if contract is None and own is None:
+            raise ModelUnavailable(f"Model '{name}' version {version} ships no contract.yaml: start the service with --dataset (CHURNOPS_DATASET).")
+        if contract is not None and own is not None:
+            _check_contract(own, contract, name, version)
+        used: DatasetContract = contract or own  # type: ignore[assignment]  # one of them is set (checked above)
+        onnx_file = artifact_file(model_dir, "onnx")
         scorer: Scorer
         if onnx_file.is_file():
-            scorer, inference = OnnxScorer(onnx_file, contract), "onnx"
+            scorer, inference = OnnxScorer(onnx_file, used), "onnx"
         else:
-            log.warning("version %s has no %s; serving the MLflow pyfunc model (slower)", version, ONNX_FILE)
-            scorer, inference = PyfuncScorer(model_dir, contract), "pyfunc"
+            log.warning("version %s has no %s; serving the MLflow pyfunc model (slower)", version, onnx_file.name)
+            scorer, inference = PyfuncScorer(model_dir, used), "pyfunc"
         threshold = _threshold(tags, model_dir)
+        example = read_example(model_dir)
     run_id = details.run_id or None
     return ServedModel(
         name=name,
@@ -131,21 +150,22 @@ def load_served_model(client: Any, settings: Settings, contract: DatasetContract
         data_fingerprint=tags.get("data_fingerprint"),
         inference=inference,
         scorer=scorer,
+        contract=used,
+        contract_yaml=contract_yaml,
+        example=example,
     )
 
 
-def _check_contract(model_dir: Path, contract: DatasetContract, name: str, version: str) -> None:
-    """Requests are validated against the service's contract; refuse a model trained on other columns."""
-    shipped = model_dir / "extra_files" / "contract.yaml"
-    if not shipped.is_file():
-        return
-    trained_on = load_contract(shipped)
-    expected = {column: spec.type for column, spec in contract.columns.items()}
-    actual = {column: spec.type for column, spec in trained_on.columns.items()}
-    if expected != actual:
+def same_columns(first: DatasetContract, second: DatasetContract) -> bool:
+    return {column: spec.type for column, spec in first.columns.items()} == {column: spec.type for column, spec in second.columns.items()}
+
+
+def _check_contract(trained_on: DatasetContract, contract: DatasetContract, name: str, version: str) -> None:
+    """Requests are validated against the contract the service was started with; refuse a model trained on other columns."""
+    if not same_columns(trained_on, contract):
         raise ModelUnavailable(
             f"Model '{name}' version {version} was trained with contract '{trained_on.name}' whose columns differ from the "
-            f"service's contract '{contract.name}'. Start the service with CHURNOPS_DATASET pointing at that model's contract."
+            f"service's contract '{contract.name}' (--dataset). Start the service without --dataset to serve each version with its own contract."
         )
 
 
@@ -180,9 +200,10 @@ def _is_number(value: str | None) -> bool:
 class ChampionWatcher:
     """Holds the served model and swaps it when the alias moves."""
 
-    def __init__(self, settings: Settings, contract: DatasetContract) -> None:
+    def __init__(self, settings: Settings, contract: DatasetContract | None, on_swap: Callable[[ServedModel], None] | None = None) -> None:
         self.settings = settings
-        self.contract = contract
+        self.contract = contract  # fixed by --dataset, or None: each version's own
+        self.on_swap = on_swap
         self.current: ServedModel | None = None
         self.reason = "the model is not loaded yet"
         self._lock = threading.Lock()  # one load at a time (poller vs /admin/reload)
@@ -213,6 +234,8 @@ class ChampionWatcher:
             except Exception as error:  # noqa: BLE001 - registry/network errors keep the old model serving
                 return self._unavailable(f"loading '{self.settings.model_name}@{self.settings.serve_alias}' failed: {error}")
             previous = self.current
+            if self.on_swap is not None:
+                self.on_swap(loaded)  # the request models follow before the model does
             self.current = loaded  # the swap: requests that already hold `previous` finish on it
             self.reason = ""
             log.info(

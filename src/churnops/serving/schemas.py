@@ -15,20 +15,24 @@ from churnops.errors import ConfigError
 PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
-def customer_model(contract: DatasetContract) -> type[BaseModel]:
-    """A pydantic model with one field per contract column (plus the optional id column)."""
+def customer_model(contract: DatasetContract, example: dict[str, Any] | None = None) -> type[BaseModel]:
+    """A pydantic model with one field per contract column (plus the optional id column).
+
+    `example` (a typical training customer, shipped with the version) is what /docs shows; without it the contract's examples.
+    """
+    example = {**contract.example_record(), **(example or {})}
     fields: dict[str, Any] = {name: _field(name, spec) for name, spec in contract.columns.items()}
     if contract.id_column:
+        id_example = example.get(contract.id_column)
         fields[contract.id_column] = (
             str | None,
             Field(
                 None,
                 max_length=200,
                 description="Your id for this customer; stored with the prediction, not used by the model.",
-                examples=["7590-VHVEG"],
+                examples=[id_example] if id_example else None,
             ),
         )
-    example: dict[str, Any] = {**contract.example_record(), **({contract.id_column: "7590-VHVEG"} if contract.id_column else {})}
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
     model: type[BaseModel] = create_model(
         "Customer", __config__=config, __doc__=f"One customer as described by contract '{contract.name}'.", **fields
@@ -161,7 +165,9 @@ class RetrainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": "data/telco-customer-churn.csv", "trials": 12}]})
 
-    data: str | None = Field(None, max_length=2000, description="CSV path or URL to train on (default: the service's configured data).")
+    data: str | None = Field(
+        None, max_length=2000, description="CSV path or URL to train on: CHURNOPS_DATA (the default) or one in CHURNOPS_RETRAIN_ALLOWED_DATA."
+    )
     trials: int | None = Field(None, ge=1, le=500, description="Optuna trials (default: the configured search budget).")
 
 
@@ -196,7 +202,12 @@ class InvocationsError(BaseModel):
     message: str
 
 
-class InvocationsResult(BaseModel):
-    """Like `mlflow models serve`: one [P(not churn), P(churn)] pair per row."""
+class InvocationsRow(BaseModel):
+    churn_probability: float = Field(ge=0, le=1)
+    churn: bool = Field(description="At the version's threshold.")
 
-    predictions: list[list[float]]
+
+class InvocationsResult(BaseModel):
+    """Like `mlflow models serve` of the version: one row per customer, in the order sent."""
+
+    predictions: list[InvocationsRow]

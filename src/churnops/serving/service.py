@@ -7,7 +7,9 @@ each one is scored, counted and stored the same way.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +20,12 @@ from churnops.data.contract import DatasetContract, load_contract
 from churnops.serving.jobs import RetrainJobs
 from churnops.serving.logs import request_id
 from churnops.serving.metrics import ServiceMetrics
-from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel
+from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel, same_columns
 from churnops.serving.schemas import batch_request_model, customer_model
 from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine, new_prediction_ids
 from churnops.settings import Settings
+
+log = logging.getLogger("churnops.service")
 
 # Probes, scrapes and docs would drown the service's own volume, latency and error figures.
 UNLOGGED_ENDPOINTS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
@@ -39,12 +43,13 @@ class Scored:
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.contract: DatasetContract = load_contract(settings.dataset)
-        self.customer_model: type[BaseModel] = customer_model(self.contract)
-        self.example: dict[str, Any] = self.customer_model.model_json_schema()["examples"][0]  # shown in /docs
-        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, settings.max_batch_size, self.example)
+        # --dataset fixes the contract requests are validated with; otherwise it is the served version's own.
+        self.fixed_contract = load_contract(settings.dataset) if settings.dataset else None
+        self.watcher = ChampionWatcher(settings, self.fixed_contract, on_swap=self._swapped)
+        self.on_contract_change: Callable[[], None] | None = None  # the app rebuilds its prediction routes
+        self.watcher.check()  # the first version now, so the request models come from its contract
+        self._use_contract(self.watcher.current)
         self.metrics = ServiceMetrics()
-        self.watcher = ChampionWatcher(settings, self.contract)
         self.store = PredictionStore(
             settings.store_url,
             settings.spool_dir,
@@ -74,6 +79,31 @@ class Service:
         self.store.close()
         if self.exports is not None:
             self.exports.stop()  # after the store flushed, so the last predictions go too
+
+    def _use_contract(self, model: ServedModel | None) -> None:
+        """The contract (and the request models and docs example built from it) of `model`, the fixed one, or the default."""
+        if self.fixed_contract is not None:
+            contract = self.fixed_contract
+        elif model is not None:
+            contract = model.contract
+        else:
+            contract = load_contract(None)
+            log.warning("no version to serve yet: validating requests with the built-in contract '%s' until one is loaded", contract.name)
+        example = {**contract.example_record(), **(model.example if model is not None and model.example else {})}
+        self.contract: DatasetContract = contract
+        self.customer_model: type[BaseModel] = customer_model(contract, example)
+        self.example: dict[str, Any] = self.customer_model.model_json_schema()["examples"][0]  # shown in /docs
+        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, self.settings.max_batch_size, self.example)
+
+    def _swapped(self, model: ServedModel) -> None:
+        """A new version is served: if it was trained on other columns, requests follow its contract from now on."""
+        current: DatasetContract | None = getattr(self, "contract", None)  # unset during the first load, in __init__
+        if current is None or self.fixed_contract is not None or same_columns(model.contract, current):
+            return
+        log.info("the served version has another contract: rebuilding the request models", extra={"contract": model.contract.name})
+        self._use_contract(model)
+        if self.on_contract_change is not None:
+            self.on_contract_change()
 
     def model(self) -> ServedModel:
         model = self.watcher.current

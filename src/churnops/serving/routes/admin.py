@@ -28,11 +28,14 @@ async def reload(service: ServiceDep) -> dict[str, Any]:
     status_code=202,
     responses={
         400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
-        409: {"model": ErrorBody, "description": "A job is already running."},
+        409: {"model": ErrorBody, "description": "A job is already running, or no data is configured that could replace the champion."},
+        422: {"model": ErrorBody, "description": "The data source is not allowed (CHURNOPS_DATA and CHURNOPS_RETRAIN_ALLOWED_DATA are)."},
     },
 )
 def retrain(service: ServiceDep, body: RetrainRequest | None = None) -> dict[str, Any]:
-    """Run the training pipeline in the background; the new version reaches champion only through the gate."""
+    """Run the training pipeline in the background on the configured data (or an allowed source).
+
+    The new version reaches champion only through the gate."""
     request = body or RetrainRequest()
     return service.jobs.submit(data=request.data, trials=request.trials)
 

@@ -52,14 +52,15 @@ def build_router(service: Service) -> APIRouter:
         openapi_extra={"requestBody": openapi_request_body(service.example)},
     )
     async def invocations(request: Request, service: ServiceDep) -> Any:
-        """MLflow scoring-server compatible: `dataframe_split`, `dataframe_records`, `inputs` (JSON) or CSV; returns [P(stays), P(churns)] per row."""
+        """MLflow scoring-server formats (`dataframe_split`, `dataframe_records`, `inputs`, CSV); answers as `mlflow models serve` does."""
         body = await request.body()
         try:
             records = parse_payload(body, request.headers.get("content-type", "application/json"), Customer, service.settings.max_batch_size)
         except InvocationsInputError as error:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": str(error)}, status_code=400)
         scored = service.predict(records, "invocations")
-        return _json({"predictions": [[1.0 - probability, probability] for probability in scored.probabilities]})
+        rows = zip(scored.probabilities, scored.churn, strict=True)
+        return _json({"predictions": [{"churn_probability": probability, "churn": churn} for probability, churn in rows]})
 
     @router.websocket("/ws/predict")
     async def predict_stream(websocket: WebSocket) -> None:
