@@ -35,7 +35,7 @@ from churnops.data.loading import Dataset as TrainingData
 from churnops.data.loading import load_dataset
 from churnops.monitoring.reference import PROBABILITY, load_reference
 from churnops.monitoring.window import Window, read_window
-from churnops.pipeline import PipelineResult, run_pipeline
+from churnops.pipeline import PipelineResult, load_logged_pipeline, run_pipeline
 from churnops.serving.store import FeedbackRecord, PredictionStore, RequestRecord, create_store_engine
 from churnops.settings import Settings
 from churnops.tracking import connect
@@ -88,7 +88,7 @@ def main() -> None:
 def fill_store(settings: Settings, contract: DatasetContract, dataset: TrainingData, result: PipelineResult, rows: int) -> None:
     """`rows` champion-scored predictions over 10 hours (the second half drifted, a share with feedback) and `rows` request-log rows."""
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{result.version}")
+    model = load_logged_pipeline(f"models:/{settings.model_name}/{result.version}")
     print(f"writing {rows:,} predictions and {rows:,} request rows ...", flush=True)
     store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=5000)
     store.start()

@@ -188,7 +188,7 @@ def post(url: str, payload: Any) -> Any:
 def check_same_answer(churnops_url: str, mlflow_url: str, customer: dict[str, Any]) -> None:
     """Both servers must answer the same probability, or the comparison means nothing."""
     ours = post(churnops_url + "/predict", customer)["churn_probability"]
-    theirs = post(mlflow_url + "/invocations", {"dataframe_records": [customer]})["predictions"][0][1]
+    theirs = post(mlflow_url + "/invocations", {"dataframe_records": [customer]})["predictions"][0]["churn_probability"]
     if abs(ours - theirs) > AGREEMENT_TOLERANCE:
         sys.exit(f"the two servers disagree: churnops {ours} vs mlflow {theirs}")
     print(f"same answer from both: P(churn) = {ours:.6f} vs {theirs:.6f}")

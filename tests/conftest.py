@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -84,3 +86,24 @@ def fast_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TelcoRegistry:
+    registry: Any  # tests.serving.conftest.TrainedRegistry: the folder with mlflow.db and mlartifacts
+    result: Any  # churnops.pipeline.PipelineResult of the run
+
+
+@pytest.fixture(scope="session")
+def telco_registry(tmp_path_factory: pytest.TempPathFactory, telco_csv: Path) -> TelcoRegistry:
+    """One quick pipeline run on the real Telco CSV: version 1 is champion, with its reference and evaluation set logged.
+
+    Shared by the monitoring, model and gate tests (copy its mlflow.db before moving aliases: tests/serving/conftest.py::registry_copy).
+    """
+    from churnops.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
+    from tests.serving.conftest import TrainedRegistry  # noqa: PLC0415 - that module imports this one
+
+    folder = tmp_path_factory.mktemp("telco-registry")
+    settings = fast_settings(folder, data=str(telco_csv), families=["logistic_regression"], search_trials=2, system_metrics_seconds=0.2)
+    result = run_pipeline(settings)
+    return TelcoRegistry(TrainedRegistry(folder, champion=result.version, versions=[result.version]), result)

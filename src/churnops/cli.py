@@ -130,6 +130,7 @@ def _print_summary(result: Any, settings: Any) -> None:
     table.add_row("fast path max |Δp|", f"{result.parity_difference:.2e}")
     out.print(table)
     out.print(f"champion is now version {result.champion_version}; data fingerprint {result.data_fingerprint[:12]}; split {result.split_sizes}")
+    out.print(f"judged on {result.evaluation_set} (fingerprint {result.evaluation_set_fingerprint[:12]}); data: {result.data_source}")
     out.print(f"runs: training {result.training_run_id}, evaluation {result.evaluation_run_id}, gate {result.gate_run_id}")
     out.print(f"took {result.seconds:.1f} s; tracking store: {settings.tracking_uri}")
 

@@ -118,6 +118,9 @@ class PipelineResult:
     threshold: float
     parity_difference: float
     data_fingerprint: str
+    data_source: str
+    evaluation_set: str  # what the gate judged on
+    evaluation_set_fingerprint: str
     split_sizes: dict[str, int]
     training_run_id: str
     evaluation_run_id: str
@@ -542,6 +545,9 @@ def summarize(settings: Settings, prepared: Prepared, trained: Trained, evaluate
         threshold=trained.threshold,
         parity_difference=evaluated.parity_difference,
         data_fingerprint=prepared.dataset.fingerprint,
+        data_source=prepared.data_source,
+        evaluation_set=prepared.evaluation.description,
+        evaluation_set_fingerprint=prepared.evaluation.fingerprint,
         split_sizes=prepared.split.sizes(),
         training_run_id=trained.run_id,
         evaluation_run_id=evaluated.run_id,

@@ -188,7 +188,7 @@ def test_batch_scoring_flow_scores_every_telco_customer(
     assert table["prediction_id"].is_unique
     # The same probabilities as the registered model itself gives.
     champion = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{CHAMPION}")
-    expected = np.asarray(champion.predict(customers.features))[:, 1]
+    expected = champion.predict(customers.features)["churn_probability"].to_numpy()
     np.testing.assert_allclose(table["churn_probability"].to_numpy(), expected, atol=1e-5)
     assert (table["churn"] == (table["churn_probability"] >= summary["threshold"])).all()
     assert summary["predicted_churners"] == int(table["churn"].sum())

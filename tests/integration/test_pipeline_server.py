@@ -35,8 +35,9 @@ def test_pipeline_against_mlflow_server_with_postgres(tmp_path: Path, monkeypatc
 
         model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@champion")
         rows = prepare(settings).split.test.features.head(5)
-        probabilities = model.predict(rows)
-        assert np.asarray(probabilities).shape == (5, 2)
+        predicted = model.predict(rows)
+        assert list(predicted.columns) == ["churn_probability", "churn"] and len(predicted) == 5
+        assert np.all((predicted["churn_probability"] >= 0) & (predicted["churn_probability"] <= 1))
 
         second = run_pipeline(settings)
         assert second.version == "2"

@@ -82,23 +82,23 @@ def test_runs_are_tracked_and_linked(first_run) -> None:
 
 
 def test_pyfunc_loads_champion_in_fresh_process(first_run) -> None:
+    """Raw rows as the file holds them (SeniorCitizen 0/1, TotalCharges text with blanks, the id column) go straight in."""
     folder, settings, result = first_run
     script = (
-        "import mlflow, pandas as pd\n"
+        "import mlflow, json\n"
         "from churnops.data.synthetic import generate\n"
-        "rows = generate(20, seed=3).drop(columns=['customerID', 'Churn'])\n"
-        "rows['SeniorCitizen'] = rows['SeniorCitizen'].map({0: 'No', 1: 'Yes'})\n"
-        "rows['TotalCharges'] = pd.to_numeric(rows['TotalCharges'].str.strip().replace('', None))\n"
+        "rows = generate(20, seed=3).drop(columns=['Churn'])\n"
         "model = mlflow.pyfunc.load_model('models:/churn-classifier@champion')\n"
-        "print(model.predict(rows).tolist())\n"
+        "print(model.predict(rows).to_json(orient='records'))\n"
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri}
     completed = subprocess.run([sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    probabilities = np.array(json.loads(completed.stdout.strip().splitlines()[-1]))
-    assert probabilities.shape == (20, 2)
-    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    rows = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert len(rows) == 20 and set(rows[0]) == {"churn_probability", "churn"}
+    probabilities = np.array([row["churn_probability"] for row in rows])
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert [row["churn"] for row in rows] == list(probabilities >= result.threshold)
 
 
 def _train_worse_model(settings, prepared) -> Trained:

@@ -28,6 +28,7 @@ from mlflow import MlflowClient
 
 from churnops.data.contract import load_contract
 from churnops.data.loading import Dataset
+from churnops.pipeline import load_logged_pipeline
 from churnops.serving.store import ALERTS, MONITORING_RUNS, PredictionStore, RequestRecord
 from churnops.settings import Settings
 from tests.conftest import CONTRACT_PATH
@@ -53,7 +54,7 @@ def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry, count: int, drifted: bool, errors: int = 0) -> list[float]:
     """Champion-scored traffic with feedback over the last hour, and request log rows; returns the latencies logged."""
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{telco_registry.result.version}")
+    model = load_logged_pipeline(f"models:/{settings.model_name}/{telco_registry.result.version}")
     frame, truth = customers(telco, count, seed=11 if drifted else 12, drifted=drifted)
     store = PredictionStore(settings.store_url, settings.spool_dir)
     store.start()

@@ -95,7 +95,14 @@ def test_invocations_match_mlflow_pyfunc_in_every_payload_format(
     mlflow.set_tracking_uri(f"sqlite:///{trained_registry.folder / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model(f"models:/churn-classifier/{trained_registry.champion}")
     rows = customers[:8]
-    expected = np.asarray(model.predict(to_model_frame(pd.DataFrame(rows), contract)))
+    expected_frame = model.predict(to_model_frame(pd.DataFrame(rows), contract))
+    expected = expected_frame["churn_probability"].to_numpy()
+
+    def probabilities(response: Any) -> np.ndarray:
+        answered = response.json()["predictions"]
+        assert [row["churn"] for row in answered] == expected_frame["churn"].tolist()
+        return np.array([row["churn_probability"] for row in answered])
+
     frame = pd.DataFrame(rows)
     payloads = {
         "dataframe_split": {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))},
@@ -106,10 +113,10 @@ def test_invocations_match_mlflow_pyfunc_in_every_payload_format(
     for name, payload in payloads.items():
         response = client.post("/invocations", json=payload)
         assert response.status_code == 200, (name, response.text)
-        assert np.allclose(response.json()["predictions"], expected, atol=1e-5), name
+        assert np.allclose(probabilities(response), expected, atol=1e-5), name
     csv = client.post("/invocations", content=frame.to_csv(index=False), headers={"Content-Type": "text/csv"})
     assert csv.status_code == 200, csv.text
-    assert np.allclose(csv.json()["predictions"], expected, atol=1e-5)
+    assert np.allclose(probabilities(csv), expected, atol=1e-5)
 
 
 def test_invocations_bad_payloads_get_400_with_mlflow_error_shape(client: httpx.Client, customers: list[dict[str, Any]]) -> None:

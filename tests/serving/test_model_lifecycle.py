@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from churnops import registry
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
-from churnops.pipeline import run_pipeline
+from churnops.pipeline import load_logged_pipeline, run_pipeline
 from tests.conftest import fast_settings
 from tests.integration.servers import churnops_api, free_port
 from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
@@ -113,7 +113,7 @@ def test_a_version_without_the_onnx_artifact_is_served_through_pyfunc(
     customers = valid_customers(synthetic_csv, contract, 10)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    pipeline = mlflow.sklearn.load_model(f"models:/{settings.model_name}/{trained_registry.champion}")
+    pipeline = load_logged_pipeline(f"models:/{settings.model_name}/{trained_registry.champion}")
     experiment = mlflow.create_experiment("no-onnx", artifact_location=(tmp_path / "no-onnx-artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.sklearn.log_model(pipeline, name="model", serialization_format="cloudpickle", pyfunc_predict_fn="predict_proba")
