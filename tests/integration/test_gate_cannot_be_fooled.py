@@ -86,7 +86,8 @@ def test_a_pinned_evaluation_file_judges_both_and_is_recorded(
     result = run_pipeline(settings)
     assert result.split_sizes["test"] == 1500
     assert any(f"pinned evaluation file {pinned} (1500 rows)" in reason for reason in result.reasons), result.reasons
-    assert int(mlflow.get_run(result.training_run_id).data.params["held_out_evaluation_rows"]) == 1500
+    # Its rows never train (a few more than 1500: the IBM file has customers identical in every column and the label).
+    assert 1500 <= int(mlflow.get_run(result.training_run_id).data.params["held_out_evaluation_rows"]) <= 1520
 
 
 def test_api_retraining_without_configured_data_or_outside_the_allow_list_is_refused(telco_registry: TelcoRegistry, tmp_path: Path) -> None:

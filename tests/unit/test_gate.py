@@ -86,3 +86,28 @@ def test_gate_thresholds_come_from_the_environment(workdir: Path, monkeypatch: p
     decision = decide_promotion(challenger(0.85), None, 0.0, Settings())
     assert not decision.promote
     assert decision.reasons == ["test ROC AUC 0.8500 < minimum 0.9000"]
+
+
+def test_floors_come_from_the_contract_unless_a_setting_overrides_them(workdir: Path) -> None:
+    from churnops.data.contract import GateSpec  # noqa: PLC0415
+
+    contract_floor = GateSpec(min_roc_auc=0.9)
+    assert not decide_promotion(challenger(0.85), None, 0.0, Settings(), floors=contract_floor).promote
+    assert decide_promotion(challenger(0.85), None, 0.0, Settings(gate_min_roc_auc=0.8), floors=contract_floor).promote
+    default = decide_promotion(challenger(0.72), None, 0.0, Settings())  # no contract floor: 0.70 catches only signal-free models
+    assert default.promote and default.reasons[0] == "test ROC AUC 0.7200 >= minimum 0.7000"
+
+
+def test_the_data_rule_and_the_evaluation_set_are_named_in_the_reasons(settings: Settings) -> None:
+    decision = decide_promotion(
+        challenger(0.86),
+        {"roc_auc": 0.84},
+        0.0,
+        settings,
+        evaluation="champion v1's evaluation set (1409 rows)",
+        data_rule="trained on synthetic data",
+    )
+    assert not decision.promote
+    assert decision.reasons == ["trained on synthetic data"]  # only failures are listed, the data rule first
+    passed = decide_promotion(challenger(0.86), {"roc_auc": 0.84}, 0.0, settings, evaluation="champion v1's evaluation set (1409 rows)")
+    assert "test ROC AUC 0.8600 vs champion 0.8400 on champion v1's evaluation set (1409 rows) (within tolerance 0.0050)" in passed.reasons
