@@ -171,13 +171,13 @@ def test_index_sends_a_browser_to_the_docs(client: httpx.Client) -> None:
     assert client.get("/", headers={"Accept": "application/json, text/html;q=0.9"}).status_code == 200
 
 
-def test_index_says_why_no_model_is_served(tmp_path: Path) -> None:
-    settings = api_settings(None, tmp_path)
+def test_index_says_why_no_model_is_served(trained_registry: TrainedRegistry, tmp_path: Path) -> None:
+    settings = api_settings(trained_registry, tmp_path, serve_alias="staging")  # no version has it (quicker than a new registry)
     with churnops_api(settings, tmp_path / "api.log") as url:
         response = httpx.get(url + "/", timeout=30)
         docs = httpx.get(url + "/docs", timeout=30)
     assert response.status_code == 200, response.text
     model = response.json()["model"]
-    assert model["version"] is None and model["inference"] is None
-    assert "churn-classifier" in model["unavailable"] and "churnops pipeline" in model["unavailable"]
+    assert model["alias"] == "staging" and model["version"] is None and model["inference"] is None
+    assert "'staging'" in model["unavailable"] and "churnops pipeline" in model["unavailable"]
     assert docs.status_code == 200, "the docs do not need a model"
