@@ -32,11 +32,18 @@ run: env
 test: env
 	$(RUN) pytest
 
-# Debian's prometheus (prometheus + promtool), which the Prometheus config tests start and run.
+# Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
+# Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc.
+# Installs only what is missing (one apt-get update); does nothing when everything is there.
+SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver
+
 system-deps:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@missing=$$(for pair in $(SYSTEM_DEPS); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done); \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+		echo "system-deps: installing" $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 format: env
 	$(RUN) ruff check --fix --select I $(PYTHON_PATHS)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from churnops.serving import docs
 from churnops.serving.jobs import JobConflict, RetrainRefused
 from churnops.serving.logs import configure_json_logging, request_id
 from churnops.serving.predictor import ModelUnavailable
@@ -47,13 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flusher.cancel()
             service.stop()  # flushes the request log and the prediction store
 
-    app = FastAPI(title="churnops prediction API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's docs pages load from a CDN and its docs routes escape the request-log filter: docs.register adds its own.
+    app = FastAPI(
+        title="churnops prediction API", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.service = service
     _mount_predictions(app, service)
     service.on_contract_change = lambda: _mount_predictions(app, service)
     app.include_router(feedback.router)
     app.include_router(operations.router)
     app.include_router(admin.router)
+    docs.register(app)
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
     app.add_exception_handler(RetrainRefused, _refused)

@@ -28,7 +28,10 @@ from churnops.settings import Settings
 log = logging.getLogger("churnops.service")
 
 # Probes, scrapes and docs would drown the service's own volume, latency and error figures.
-UNLOGGED_ENDPOINTS = frozenset({"/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# "/docs/assets/{name}" is the docs' static files (serving/docs.py); "/" is the index page, which load balancers often probe.
+UNLOGGED_ENDPOINTS = frozenset(
+    {"/", "/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}", "/redoc", "/openapi.json"}
+)
 
 
 @dataclass(frozen=True)
