@@ -106,9 +106,20 @@ def pipeline(
     """Validate, train, evaluate, register and gate: a CSV in, a versioned (maybe promoted) model out."""
     from churnops.pipeline import run_pipeline
 
-    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
-    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
-        result = _run(lambda: run_pipeline(settings, progress))
+    def action() -> Any:
+        try:
+            settings = _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name)
+            with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
+                return settings, run_pipeline(settings, progress)
+        except Exception as error:
+            # Under --json, stdout carries one JSON object whatever happens, so scripts parsing it see the failure;
+            # the message (or, for a bug, the traceback) still goes to stderr.
+            if as_json:
+                message = str(error) if isinstance(error, ChurnopsError) else f"internal error: {type(error).__name__}: {error} (traceback on stderr)"
+                print(json.dumps({"error": message}), flush=True)
+            raise
+
+    settings, result = _run(action)
     if as_json:
         print(json.dumps(result.to_dict(), default=str))
         return

@@ -6,6 +6,7 @@ fast inference artifact computes exactly the same features as the sklearn pipeli
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -88,8 +89,21 @@ def build_preprocessor(contract: DatasetContract) -> ColumnTransformer:
         ("numeric", Pipeline(_numeric_steps()), contract.numeric_columns),
         ("categorical", OneHotEncoder(categories=categories, handle_unknown="ignore"), contract.categorical_columns),
     ]
-    transformers += [(feature.name, _engineered(feature), feature.columns) for feature in contract.engineered_features]
+    taken = {name for name, _, _ in transformers}
+    for feature in contract.engineered_features:
+        transformers.append((_transformer_name(feature.name, taken), _engineered(feature), feature.columns))
     return ColumnTransformer(transformers, sparse_threshold=0.0)
+
+
+def _transformer_name(name: str, taken: set[str]) -> str:
+    """The feature's name as a ColumnTransformer step name: sklearn refuses '__' in it and duplicate names."""
+    candidate = re.sub(r"_{2,}", "_", name)
+    unique, number = candidate, 1
+    while unique in taken:
+        number += 1
+        unique = f"{candidate}_{number}"
+    taken.add(unique)
+    return unique
 
 
 # Types skops must trust to load a pipeline built here (besides sklearn's own, which skops knows).

@@ -6,14 +6,47 @@ Nothing else in the package names a dataset column; everything is driven by this
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from churnops.errors import ConfigError
 
 RATIO_COLUMNS = 2  # a ratio feature: numerator and denominator
+
+
+class YamlBoolean(str):
+    """An unquoted YAML 1.1 boolean (yes/no/true/false/on/off), kept as the text the contract's author typed.
+
+    Boolean settings (`nullable: yes`) still validate as booleans; a label such as `positive: Yes`
+    is refused with the exact word to quote, instead of silently becoming True.
+    """
+
+    __slots__ = ()
+
+
+class _ContractLoader(yaml.SafeLoader):
+    """safe_load, except that booleans keep their text (see YamlBoolean)."""
+
+
+_ContractLoader.add_constructor(
+    "tag:yaml.org,2002:bool",
+    lambda loader, node: YamlBoolean(loader.construct_scalar(node)),  # type: ignore[arg-type]
+)
+
+
+def _label(value: object) -> object:
+    """A target label or category as text: YAML gives ints/floats for unquoted numbers (`positive: 1`); booleans are refused."""
+    if isinstance(value, YamlBoolean) or isinstance(value, bool):
+        word = str(value) if isinstance(value, YamlBoolean) else str(value).lower()
+        raise ValueError(f'unquoted {word} is a YAML boolean, not a label; write it in quotes exactly as the data file has it, e.g. "{word}"')
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Label = Annotated[str, BeforeValidator(_label)]
 
 
 class _Strict(BaseModel):
@@ -24,13 +57,19 @@ class ColumnSpec(_Strict):
     """One input column of the model."""
 
     type: Literal["categorical", "integer", "number"]
-    values: list[str] | None = None
+    values: list[Label] | None = None
     encoding: dict[int | str, str] | None = Field(default=None, description="Raw file value -> contract value, applied before validation.")
     min: float | None = None
     max: float | None = None
     nullable: bool = False
     example: str | float | int | None = None
     description: str = ""
+
+    @field_validator("example", mode="before")
+    @classmethod
+    def _categorical_example_is_text(cls, value: object, info: Any) -> object:
+        # `example: 1` for a categorical whose values are the numbers [0, 1] (held as "0", "1").
+        return _label(value) if info.data.get("type") == "categorical" and value is not None else value
 
     @model_validator(mode="after")
     def _categorical_has_values(self) -> ColumnSpec:
@@ -62,8 +101,8 @@ class ColumnSpec(_Strict):
 
 class TargetSpec(_Strict):
     column: str
-    positive: str
-    negative: str
+    positive: Label = Field(description="The target value of a churner, as the file has it (an unquoted number such as 1 is read as '1').")
+    negative: Label
 
 
 class DownloadSpec(_Strict):
@@ -111,6 +150,14 @@ class DatasetContract(_Strict):
     columns: dict[str, ColumnSpec]
     engineered_features: list[EngineeredFeature] = []
     gate: GateSpec = GateSpec()
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_names_are_text(cls, value: object) -> object:
+        # An unquoted column named 2024 (or yes) is a YAML int (or boolean); the file's header holds text.
+        if isinstance(value, dict):
+            return {str(name) if isinstance(name, int | float | str) else name: spec for name, spec in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _references_exist(self) -> DatasetContract:
@@ -173,7 +220,7 @@ def load_contract(path: str | Path | None) -> DatasetContract:
         builtin = ", ".join(BUILTIN_CONTRACTS)
         raise ConfigError(f"Dataset contract '{path}' does not exist. Pass --dataset with a contract YAML file or a built-in name ({builtin}).")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ContractLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise ConfigError(f"Dataset contract '{path}' is not valid YAML: {error}") from error
     if not isinstance(raw, dict):
@@ -181,5 +228,11 @@ def load_contract(path: str | Path | None) -> DatasetContract:
     try:
         return DatasetContract.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or '(top level)'}: {issue['msg']}" for issue in error.errors())
+        problems = "; ".join(f"{_location(issue['loc'])}: {issue['msg']}" for issue in error.errors())
         raise ConfigError(f"Dataset contract '{path}' is invalid: {problems}") from error
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """columns.tenure.min; a column name that is not an identifier is quoted: columns.'2fa.enabled'.values.0."""
+    parts = [str(part) if isinstance(part, int) or part.isidentifier() else repr(part) for part in loc]
+    return ".".join(parts) or "(top level)"

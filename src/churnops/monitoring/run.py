@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ log = logging.getLogger("churnops.monitoring")
 
 REPORT_NAME = "drift_report.html"
 SUMMARY_NAME = "summary.json"
+_METRIC_UNSAFE = re.compile(r"[^\w.\- ]")
+_METRIC_PART_LENGTH = 200  # MLflow keys are at most 250 characters with the 'drift/score/' prefix
 
 
 def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> dict[str, Any]:
@@ -145,10 +148,33 @@ def flat_metrics(summary: dict[str, Any], drift: DriftResult | None) -> dict[str
         metrics["drift/drifted_features"] = float(len(drift.drifted_features))
         metrics["drift/prediction/score"] = drift.prediction.score
         metrics["drift/prediction/psi"] = drift.prediction.psi
-        for name, feature in drift.features.items():
-            metrics[f"drift/score/{name}"] = feature.score
-            metrics[f"drift/psi/{name}"] = feature.psi
+        for name, key in metric_keys(list(drift.features)).items():
+            metrics[f"drift/score/{key}"] = drift.features[name].score
+            metrics[f"drift/psi/{key}"] = drift.features[name].psi
     return metrics
+
+
+def metric_keys(columns: list[str]) -> dict[str, str]:
+    """Each column's part of an MLflow metric name (summary.json keeps the real names).
+
+    MLflow refuses characters outside letters, digits, `_ - . space /` (and `:` except on Windows servers), and
+    names that are not normalized paths; a `/` would also nest the column one level deeper in the UI. So every
+    other character becomes `_` ('monthly spend ($)' -> 'monthly spend ___', 'sessions/week' -> 'sessions_week'),
+    and names that then clash get a number.
+    """
+    keys: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        candidate = _METRIC_UNSAFE.sub("_", column).strip()[:_METRIC_PART_LENGTH]
+        if not candidate.strip("."):
+            candidate = "_" + candidate  # '.', '..' and '' are not names
+        key, number = candidate, 1
+        while key in taken:
+            number += 1
+            key = f"{candidate}_{number}"
+        taken.add(key)
+        keys[column] = key
+    return keys
 
 
 def _log_run(

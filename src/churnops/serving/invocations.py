@@ -32,7 +32,7 @@ def parse_payload(body: bytes, content_type: str, customer: type[BaseModel], max
 
 def validate_records(records: list[Any], customer: type[BaseModel]) -> list[dict[str, Any]]:
     """Each row against the contract; columns the model does not use are ignored, as MLflow does."""
-    known = set(customer.model_fields)
+    known = {field.alias or name for name, field in customer.model_fields.items()}  # the column names (aliases of the fields)
     valid: list[dict[str, Any]] = []
     problems: list[str] = []
     for row, record in enumerate(records):

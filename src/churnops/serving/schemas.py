@@ -4,6 +4,8 @@ shows a complete valid example taken from the contract."""
 
 from __future__ import annotations
 
+import keyword
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,26 +20,46 @@ PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
 def customer_model(contract: DatasetContract, example: dict[str, Any] | None = None) -> type[BaseModel]:
     """A pydantic model with one field per contract column (plus the optional id column).
 
+    Column names need not be Python identifiers ('monthly spend ($)', '2fa.enabled'): every field's alias
+    is the column name, so requests, /docs, 422 locations and model_dump() all use the real names.
     `example` (a typical training customer, shipped with the version) is what /docs shows; without it the contract's examples.
     """
     example = {**contract.example_record(), **(example or {})}
-    fields: dict[str, Any] = {name: _field(name, spec) for name, spec in contract.columns.items()}
+    taken: set[str] = set()
+    fields: dict[str, Any] = {_field_name(name, taken): _field(name, spec) for name, spec in contract.columns.items()}
     if contract.id_column:
         id_example = example.get(contract.id_column)
-        fields[contract.id_column] = (
+        fields[_field_name(contract.id_column, taken)] = (
             str | None,
             Field(
                 None,
+                alias=contract.id_column,
+                title=contract.id_column,
                 max_length=200,
                 description="Your id for this customer; stored with the prediction, not used by the model.",
                 examples=[id_example] if id_example else None,
             ),
         )
-    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+    # Validated by alias only (the internal field names are not part of the API); dumped by alias.
+    config = ConfigDict(
+        extra="forbid", validate_by_alias=True, validate_by_name=False, serialize_by_alias=True, json_schema_extra={"examples": [example]}
+    )
     model: type[BaseModel] = create_model(
         "Customer", __config__=config, __doc__=f"One customer as described by contract '{contract.name}'.", **fields
     )
     return model
+
+
+def _field_name(column: str, taken: set[str]) -> str:
+    """A Python identifier for `column`'s field: the name itself when it can be one, else a derived unique one."""
+    usable = column.isidentifier() and not keyword.iskeyword(column) and not column.startswith(("_", "model_")) and not hasattr(BaseModel, column)
+    candidate = column if usable else "field_" + (re.sub(r"\W+", "_", column).strip("_") or "column")
+    unique, number = candidate, 1
+    while unique in taken:
+        number += 1
+        unique = f"{candidate}_{number}"
+    taken.add(unique)
+    return unique
 
 
 def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
@@ -48,6 +70,8 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
         annotation = Literal[tuple(spec.values)]
         if spec.encoding:
             annotation = Annotated[annotation, BeforeValidator(spec.decode)]  # raw file codes too, as the training loader accepts
+        if any(_is_number_text(value) for value in spec.values):
+            annotation = Annotated[annotation, BeforeValidator(_number_as_label)]  # a JSON 1 for the category "1" (pandas sends ints)
         detail = f"One of: {', '.join(spec.values)}."
     else:
         annotation = int if spec.type == "integer" else float
@@ -57,6 +81,8 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
     description = " ".join(part for part in (spec.description, detail) if part)
     field = Field(
         None if spec.nullable else ...,
+        alias=name,
+        title=name,
         description=description,
         examples=[spec.example_value()],
         ge=spec.min,
@@ -64,6 +90,21 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
         allow_inf_nan=False if spec.type == "number" else None,
     )
     return annotation, field
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number_as_label(value: object) -> object:
+    """1 (or 1.0) -> "1" for categories that are numbers; booleans are left for the Literal check to refuse."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _range_text(spec: ColumnSpec) -> str:
