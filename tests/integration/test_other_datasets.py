@@ -80,7 +80,7 @@ def _environment(settings: Settings) -> dict[str, str]:
     return {**inherited, **settings.as_environment(), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
-def _churnops(settings: Settings, cwd: Path, *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _churnops(settings: Settings, cwd: Path, *arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "churnops", *arguments],
         cwd=cwd,

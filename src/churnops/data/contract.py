@@ -38,7 +38,7 @@ _ContractLoader.add_constructor(
 
 def _label(value: object) -> object:
     """A target label or category as text: YAML gives ints/floats for unquoted numbers (`positive: 1`); booleans are refused."""
-    if isinstance(value, YamlBoolean) or isinstance(value, bool):
+    if isinstance(value, YamlBoolean | bool):
         word = str(value) if isinstance(value, YamlBoolean) else str(value).lower()
         raise ValueError(f'unquoted {word} is a YAML boolean, not a label; write it in quotes exactly as the data file has it, e.g. "{word}"')
     if isinstance(value, int | float):
@@ -220,7 +220,7 @@ def load_contract(path: str | Path | None) -> DatasetContract:
         builtin = ", ".join(BUILTIN_CONTRACTS)
         raise ConfigError(f"Dataset contract '{path}' does not exist. Pass --dataset with a contract YAML file or a built-in name ({builtin}).")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ContractLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = _read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"Dataset contract '{path}' is not valid YAML: {error}") from error
     if not isinstance(raw, dict):
@@ -230,6 +230,15 @@ def load_contract(path: str | Path | None) -> DatasetContract:
     except ValidationError as error:
         problems = "; ".join(f"{_location(issue['loc'])}: {issue['msg']}" for issue in error.errors())
         raise ConfigError(f"Dataset contract '{path}' is invalid: {problems}") from error
+
+
+def _read_yaml(text: str) -> Any:
+    """What yaml.safe_load does, with _ContractLoader (a SafeLoader: no arbitrary objects)."""
+    loader = _ContractLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
