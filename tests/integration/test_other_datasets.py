@@ -9,7 +9,8 @@ For each: `churnops pipeline --json` (LR and random forest, so the ONNX tree pat
 exported) -> version registered and promoted, ONNX parity <= 1e-5 -> `churnops serve` -> /predict, /invocations,
 422s that name the real column, the OpenAPI schema -> `churnops score --input` -> `churnops monitor`.
 
-`serve`, `score` and `monitor` get the contract through CHURNOPS_DATASET for now (see `_environment`).
+Only the pipeline is told the contract (`--dataset`): `serve`, `score` and `monitor` run without it and take
+it from the version they serve (no CHURNOPS_DATASET in their environment).
 """
 
 from __future__ import annotations
@@ -54,12 +55,11 @@ class Trained:
     result: dict[str, Any]  # the pipeline's --json output
 
 
-def _settings(folder: Path, contract: Path) -> Settings:
+def _settings(folder: Path) -> Settings:
+    """No `dataset`: as_environment() exports no CHURNOPS_DATASET, so serve/score/monitor use the version's contract."""
     return Settings(
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         artifact_location=str(folder / "mlartifacts"),
-        # TODO(serve/score take the contract from the served version): drop `dataset` for serve, score and monitor.
-        dataset=contract,
         store_url=f"sqlite:///{folder / 'predictions.db'}",
         spool_dir=folder / "spool",
         batch_output_dir=folder / "batch",
@@ -103,8 +103,9 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     folder = tmp_path_factory.mktemp(dataset.name)
     assert ROOT not in folder.parents, "the test must run outside the repository"
     csv, contract = write(dataset, folder, rows=1500, seed=11)
-    settings = _settings(folder, contract)
-    result = _json_output(_churnops(settings, folder, "pipeline", "--json", "--data", str(csv)))
+    settings = _settings(folder)
+    assert "CHURNOPS_DATASET" not in _environment(settings)
+    result = _json_output(_churnops(settings, folder, "pipeline", "--json", "--data", str(csv), "--dataset", str(contract)))
     return Trained(dataset, folder, csv, contract, settings, result)
 
 
@@ -223,7 +224,7 @@ def test_validate_accepts_the_data_set(dataset: OtherDataset, tmp_path: Path) ->
 def test_pipeline_json_reports_a_user_error_on_stdout(tmp_path: Path) -> None:
     csv, contract = write(GYM, tmp_path, rows=400, seed=3)
     contract.write_text(contract.read_text(encoding="utf-8").replace("positive: left", "positive: Yes"), encoding="utf-8")
-    completed = _churnops(_settings(tmp_path, contract), tmp_path, "pipeline", "--json", "--data", str(csv), timeout=120)
+    completed = _churnops(_settings(tmp_path), tmp_path, "pipeline", "--json", "--data", str(csv), "--dataset", str(contract), timeout=120)
     assert completed.returncode == 1
     error = json.loads(completed.stdout)["error"]
     assert "target.positive" in error and "quotes" in error and '"Yes"' in error, error
