@@ -30,6 +30,7 @@ from churnops.data.loading import Dataset, load_dataset
 from churnops.data.split import Split, split_dataset
 from churnops.errors import ChurnopsError, DataError
 from churnops.monitoring.reference import log_reference
+from churnops.reuse import TRAINING_KEY_TAG, training_key
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment, git_commit
 from churnops.training import fast_path
@@ -273,6 +274,7 @@ def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, 
             "evaluation_run_id": evaluated.run_id,
             "fast_path": "onnx",
             "fast_path_max_abs_diff": evaluated.parity_difference,
+            TRAINING_KEY_TAG: training_key(settings, prepared.dataset.fingerprint),  # lets `pipeline --reuse` skip retraining
         },
     ).version
     progress.step("gate")
@@ -303,12 +305,13 @@ def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, 
     return Gated(str(version), decision, gate_run_id)
 
 
-def run_pipeline(settings: Settings, progress: Progress | None = None) -> PipelineResult:
-    """validate -> train -> evaluate -> register -> gate, all tracked in MLflow."""
+def run_pipeline(settings: Settings, progress: Progress | None = None, prepared: Prepared | None = None) -> PipelineResult:
+    """validate -> train -> evaluate -> register -> gate, all tracked in MLflow (`prepared`: data already validated and split)."""
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    progress.step("validate")
-    prepared = prepare(settings)
+    if prepared is None:
+        progress.step("validate")
+        prepared = prepare(settings)
     with warnings.catch_warnings():
         # MLflow hints (integer columns in the signature, ambiguous local dataset source) are expected here.
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")

@@ -89,7 +89,7 @@ def get_version(client: MlflowClient, name: str, version: int | str) -> ModelVer
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as error:
-        raise RegistryError(f"Model '{name}' has no version {version}. List versions in the MLflow UI or with `churnops runs`.") from error
+        raise RegistryError(f"Model '{name}' has no version {version}. List its versions with `churnops versions`.") from error
 
 
 def champion_history(client: MlflowClient, name: str) -> list[str]:
