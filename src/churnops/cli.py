@@ -404,7 +404,9 @@ def versions(
     for row in rows:
         aliases = " ".join(f"@{alias}" for alias in row["aliases"])
         figures = f"test ROC AUC {_figure(row['test_roc_auc'])}, PR AUC {_figure(row['test_pr_auc'])}"
-        out.print(f"\n[bold]v{row['version']}[/] {aliases}  {row['family'] or '?'}  {figures}  created {row['created']}", highlight=False)
+        out.print(
+            f"\n[bold]v{row['version']}[/] {aliases}  {row['family'] or '?'}  {figures}  created {row['created']}", highlight=False, soft_wrap=True
+        )
         details = {
             "data": row["data_source"],
             "gate": f"{row['gate_decision'] or '-'}: {row['gate_reasons']}" if row["gate_reasons"] else row["gate_decision"],
@@ -413,7 +415,7 @@ def versions(
         }
         for label, text in details.items():
             if text:
-                out.print(f"  {label + ':':<11}{text}", highlight=False)
+                out.print(f"  {label + ':':<11}{text}", highlight=False, soft_wrap=True)  # the terminal wraps; copied text stays whole
     out.print(
         "\nForce one to champion: churnops promote --version N --reason '...'; back to the previous champion: churnops rollback", highlight=False
     )
