@@ -67,7 +67,10 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except ChurnopsError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True, markup=True)
+        from rich.markup import escape
+
+        # escaped: messages quote user values and library errors ("[Errno -2]", "[a, b]") that are not markup
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 
@@ -218,7 +221,7 @@ def pipeline(
         key = training_key(settings, prepared.dataset.fingerprint)
         found = reusable_champion(start_tracking(settings), settings, key)
         if found is not None:
-            return {"reused": True, "model_name": settings.model_name, "version": found, "training_key": key}
+            return {"reused": True, "model_name": settings.model_name, "version": found, "champion_version": found, "training_key": key}
         return run_pipeline(settings, progress, prepared=prepared)
 
     result = _with_progress(sys.stderr.isatty() or not as_json, action)
