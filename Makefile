@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make run    create the environment, get data, run the pipeline, serve the MLflow UI and the API
 #   make test   run every test
-# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000).
+# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000);
+# make run keeps a champion trained on the same data, code and settings; FORCE=1 retrains.
 #
 # Quality gates (each one alone, or all of them with `make ci`):
 #   make format      rewrite the code in the project style (ruff format, import order)
@@ -27,7 +28,7 @@ env: $(UV)
 	$(UV) sync --frozen
 
 run: env
-	UV=$(UV) DATA="$(DATA)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
+	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
 
 test: env
 	$(RUN) pytest
@@ -84,6 +85,7 @@ benchmark: env
 	$(RUN) python benchmarks/train.py
 	$(RUN) python benchmarks/serve.py
 	$(RUN) python benchmarks/monitor.py
+	$(RUN) python benchmarks/cli_start.py
 
 clean:
-	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm mlflow-ui.log
+	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm predictions.db-journal mlflow-ui.log

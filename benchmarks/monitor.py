@@ -61,7 +61,7 @@ def main() -> None:
     settings = Settings(
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         artifact_location=str(folder / "mlartifacts"),
-        dataset=ROOT / "configs" / "telco.yaml",
+        dataset=ROOT / "src" / "churnops" / "data" / "contracts" / "telco.yaml",
         data=str(args.data) if args.data.is_file() else None,
         families=["logistic_regression"],
         search_trials=2,

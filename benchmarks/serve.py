@@ -104,7 +104,7 @@ def main() -> None:
                 {
                     **env,
                     "CHURNOPS_TRACKING_URI": tracking_uri,
-                    "CHURNOPS_DATASET": str(ROOT / "configs" / "telco.yaml"),
+                    "CHURNOPS_DATASET": "telco",
                     "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions.db'}",
                     "CHURNOPS_SPOOL_DIR": str(folder / "spool"),
                     "CHURNOPS_LOG_LEVEL": "WARNING",

@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# Main job: get data (your CSV, else the IBM Telco download, else synthetic), run the pipeline,
-# then serve the MLflow UI and the prediction API side by side. Called by `make run`; the
-# environment already exists.
+# Main job: get data (your CSV, else the IBM Telco download, else synthetic), run the pipeline
+# (or keep a champion trained on the same data, code and settings), then serve the MLflow UI and
+# the prediction API side by side. Called by `make run`; the environment already exists.
+# FORCE=1 retrains even when the champion could be reused.
 set -euo pipefail
 UV=${UV:-uv}
 PORT=${PORT:-5000}
 API_PORT=${API_PORT:-8000}
 DATA=${DATA:-}
+FORCE=${FORCE:-}
+churnops() { "$UV" run --frozen churnops "$@"; }
 
 if [[ -z "$DATA" ]]; then
   echo "No DATA given: downloading the IBM Telco Customer Churn CSV (checked against its SHA-256)..."
-  if "$UV" run --frozen churnops fetch --dataset configs/telco.yaml --out data/telco-customer-churn.csv; then
+  # The fetch's stderr is captured: without network the fallback is expected, a notice rather than an error.
+  exec 3>&1
+  if fetch_error=$(churnops fetch --dataset telco --out data/telco-customer-churn.csv 2>&1 1>&3); then
     DATA=data/telco-customer-churn.csv
   else
-    echo "Download not possible: using the built-in synthetic Telco-like data instead."
+    reason=$(printf '%s\n' "$fetch_error" | grep -m1 '^error:' || printf '%s\n' "$fetch_error" | tail -n 1)
+    echo "notice: no download (${reason#error: }); using the built-in synthetic Telco-like data instead."
   fi
+  exec 3>&-
 fi
 
-"$UV" run --frozen churnops pipeline --dataset configs/telco.yaml ${DATA:+--data "$DATA"}
+if [[ "$FORCE" == 1 ]]; then
+  churnops pipeline --dataset telco ${DATA:+--data "$DATA"} --force
+else
+  churnops pipeline --dataset telco ${DATA:+--data "$DATA"} --reuse
+fi
 
 # The MLflow UI in the background, the prediction API in the foreground; Ctrl+C stops both.
 # MLflow's job runner (six huey worker processes, about 1.5 GB) is not needed for browsing runs.
@@ -25,9 +36,12 @@ MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "$UV" run --frozen mlflow ui --backend-
 UI_PID=$!
 trap 'kill $UI_PID 2>/dev/null || true' EXIT
 
-EXAMPLE=$("$UV" run --frozen python -c "import json; from churnops.data.contract import load_contract; print(json.dumps(load_contract('configs/telco.yaml').example_record()))")
+# Direct links: the MLflow 3 UI opens on an empty GenAI overview otherwise.
+LINKS=$(churnops links --ui-url "http://127.0.0.1:${PORT}")
+EXAMPLE=$("$UV" run --frozen python -c "import json; from churnops.data.contract import load_contract; print(json.dumps(load_contract('telco').example_record()))")
 echo
 echo "MLflow UI:       http://127.0.0.1:${PORT}   (experiment 'churn-training', model 'churn-classifier')"
+printf '%s\n' "$LINKS" | sed 's/^/  /'
 echo "Prediction API:  http://127.0.0.1:${API_PORT}   (interactive docs: http://127.0.0.1:${API_PORT}/docs)"
 echo
 echo "Try it:"
@@ -36,7 +50,8 @@ echo "Then, in another terminal, monitor the stored predictions against the trai
 echo "  uv run churnops monitor --window 1d     (drift report, quality, performance; run in experiment 'churn-monitoring')"
 echo "Score a file of customers, or run training, monitoring and batch scoring on schedules (Prefect UI on :4200):"
 echo "  uv run churnops score --input customers.csv      uv run churnops schedule"
+echo "Versions, gate decisions and promotions:  uv run churnops versions      retrain from scratch:  FORCE=1 make run"
 echo
 echo "Stop both with Ctrl+C."
 echo
-"$UV" run --frozen churnops serve --dataset configs/telco.yaml --port "$API_PORT"
+"$UV" run --frozen churnops serve --port "$API_PORT"

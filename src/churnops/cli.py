@@ -1,10 +1,15 @@
-"""The `churnops` command line: each command is a thin call into a step."""
+"""The `churnops` command line: each command is a thin call into a step.
+
+Arguments are checked before anything heavy is imported (mlflow, sklearn, pandas, prefect, evidently take
+seconds), so a typo or a missing file is answered at once: only typer, rich's console and the settings load first.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,16 +17,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from churnops.errors import ChurnopsError
+from churnops.errors import ChurnopsError, ConfigError, DataError, SourceError
 
 app = typer.Typer(
     help="Customer churn prediction as a complete MLOps system.", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False
 )
 err = Console(stderr=True)
 out = Console()
+if not out.is_terminal:
+    out.width = max(out.width, 160)  # piped or captured output: whole lines (run ids, reasons) rather than rich's 80 columns
 T = TypeVar("T")
 
 DataOption = Annotated[str | None, typer.Option("--data", help="CSV path or http(s) URL. Omit for built-in synthetic data.")]
@@ -41,6 +46,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 StoreUrlOption = Annotated[str | None, typer.Option("--store-url", help="Prediction store URL (default sqlite:///predictions.db).")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"churnops {version('churnops')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the churnops version and exit.")] = False,
+) -> None:
+    """Customer churn prediction as a complete MLOps system."""
+
+
 def _settings(**overrides: Any) -> Any:
     from churnops.settings import load_settings
 
@@ -54,31 +74,102 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except ChurnopsError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: messages quote user values and library errors ("[Errno -2]", "[a, b]") that are not markup
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 
-class RichProgress:
-    """Steps and search trials as rich progress bars on stderr."""
+# Cheap checks, run before the heavy imports; the messages match the ones the steps themselves would give.
 
-    def __init__(self, progress: Progress) -> None:
+
+def _check_source(source: str | None) -> None:
+    """A local data file must exist; URLs are checked when they are fetched, None/'synthetic' means built-in data."""
+    if source is None or source.strip() in ("", "synthetic") or source.startswith(("http://", "https://")):
+        return
+    if "://" in source:
+        raise SourceError(f"Unsupported data source '{source}': use a local path or an http(s) URL.")
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"Data file '{path}' does not exist. Check the path, or run `churnops synthesize` to create a sample file.")
+    if not path.is_file():
+        raise DataError(f"Data path '{path}' is a directory, not a CSV file.")
+
+
+def _check_contract(dataset: Path | None) -> None:
+    """An explicitly chosen contract (a file or a built-in name) must exist; unset means the default or the version's own."""
+    from churnops.data.contract import BUILTIN_CONTRACTS, contract_path  # light: pydantic (already loaded by settings) and yaml
+
+    if dataset is not None and not contract_path(dataset).is_file():
+        builtin = ", ".join(BUILTIN_CONTRACTS)
+        raise ConfigError(f"Dataset contract '{dataset}' does not exist. Pass --dataset with a contract YAML file or a built-in name ({builtin}).")
+
+
+def _check_chosen(settings: Any, *sources: str | None) -> None:
+    """What the settings name explicitly (CHURNOPS_DATA, CHURNOPS_DATASET, ...), checked as the options are."""
+    for source in sources:
+        _check_source(source)
+    if "dataset" in settings.model_fields_set:
+        _check_contract(settings.dataset)
+
+
+def _check(*checks: Callable[[], object]) -> None:
+    _run(lambda: [check() for check in checks])
+
+
+class RichProgress:
+    """The current step as one spinner line; finished steps stay as `✓ name (seconds)` lines; bars only for counted work."""
+
+    def __init__(self, progress: Any) -> None:
         self.progress = progress
-        self.steps = progress.add_task("pipeline", total=None)
+        self.steps = progress.add_task("starting", total=None)
+        self.current: str | None = None
+        self.detail = ""
+        self.started = time.perf_counter()
+        self.bars: list[Any] = []
         self.search: Any = None
         self.scoring: Any = None
 
     def step(self, name: str) -> None:
-        self.progress.update(self.steps, description=f"[cyan]{name}")
+        self.finish()
+        self.current, self.detail, self.started = name, "", time.perf_counter()
+        self.progress.reset(self.steps, description=f"[cyan]{name}")
+
+    def finish(self) -> None:
+        """Print the current step as done and drop its bars (called on the next step and after the last one)."""
+        if self.current is not None:
+            detail = f": {self.detail}" if self.detail else ""
+            self.progress.console.print(f"[green]✓[/] {self.current}{detail} [dim]({time.perf_counter() - self.started:.1f} s)[/]", highlight=False)
+        for task in self.bars:
+            self.progress.remove_task(task)
+        self.bars, self.search, self.scoring, self.current = [], None, None, None
 
     def trial(self, done: int, total: int, score: float, best: float) -> None:
         if self.search is None:
             self.search = self.progress.add_task("search", total=total)
-        self.progress.update(self.search, completed=done, description=f"search: trial {score:.4f}, best CV ROC AUC {best:.4f}")
+            self.bars.append(self.search)
+        self.detail = f"{done} trials, best CV ROC AUC {best:.4f}"
+        self.progress.update(self.search, completed=done, description=f"trial CV ROC AUC {score:.4f}, best {best:.4f}")
 
     def rows(self, done: int, total: int) -> None:
         if self.scoring is None:
-            self.scoring = self.progress.add_task("scoring", total=total)
-        self.progress.update(self.scoring, completed=done, description="scoring customers")
+            self.scoring = self.progress.add_task("scoring customers", total=total)
+            self.bars.append(self.scoring)
+        self.detail = f"{done} customers"
+        self.progress.update(self.scoring, completed=done)
+
+
+def _sized(column: Any) -> Any:
+    """A column shown only for tasks with a total (trials, rows): the step line gets no empty bar and no `0/?`."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Sized(ProgressColumn):
+        def render(self, task: Any) -> Any:
+            return column.render(task) if task.total is not None else Text("")
+
+    return Sized()
 
 
 @contextmanager
@@ -88,9 +179,24 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
         yield SilentProgress()
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        yield RichProgress(progress)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), _sized(BarColumn()), _sized(MofNCompleteColumn()), TimeElapsedColumn())
+    # Transient: the live lines vanish when it stops, so an error (printed by _run once it has stopped) is the last line.
+    with Progress(*columns, console=err, transient=True) as progress:
+        display = RichProgress(progress)
+        yield display
+        display.finish()  # only on success: a failed step is not shown as done
+
+
+def _with_progress(enabled: bool, action: Callable[[Any], T]) -> T:
+    """`action(progress)` inside the progress display; its errors surface after the display has stopped."""
+
+    def wrapped() -> T:
+        with _progress(enabled) as progress:
+            return action(progress)
+
+    return _run(wrapped)
 
 
 @app.command()
@@ -101,25 +207,64 @@ def pipeline(
     seed: SeedOption = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse/--force",
+            help="--reuse: keep the champion, without training, when it was trained on the same data, code and settings; --force: train anyway.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Validate, train, evaluate, register and gate: a CSV in, a versioned (maybe promoted) model out."""
-    from churnops.pipeline import run_pipeline
 
-    def action() -> Any:
-        try:
-            settings = _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name)
-            with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
-                return settings, run_pipeline(settings, progress)
-        except Exception as error:
-            # Under --json, stdout carries one JSON object whatever happens, so scripts parsing it see the failure;
-            # the message (or, for a bug, the traceback) still goes to stderr.
-            if as_json:
-                message = str(error) if isinstance(error, ChurnopsError) else f"internal error: {type(error).__name__}: {error} (traceback on stderr)"
-                print(json.dumps({"error": message}), flush=True)
-            raise
+    def reported(step: Callable[[], T]) -> Callable[[], T]:
+        """Under --json, stdout carries one JSON object whatever happens, so scripts parsing it see the failure;
+        the message (or, for a bug, the traceback) still goes to stderr."""
 
-    settings, result = _run(action)
+        def wrapped() -> T:
+            try:
+                return step()
+            except Exception as error:
+                if as_json:
+                    message = (
+                        str(error) if isinstance(error, ChurnopsError) else f"internal error: {type(error).__name__}: {error} (traceback on stderr)"
+                    )
+                    print(json.dumps({"error": message}), flush=True)
+                raise
+
+        return wrapped
+
+    _run(reported(lambda: (_check_source(data), _check_contract(dataset))))
+    settings = _run(
+        reported(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
+    )
+    _run(reported(lambda: _check_chosen(settings, settings.data)))
+    from churnops.pipeline import prepare, run_pipeline, start_tracking
+    from churnops.reuse import reusable_champion, training_key
+
+    def action(progress: Any) -> Any:
+        if not reuse:
+            return run_pipeline(settings, progress)
+        progress.step("validate")
+        prepared = prepare(settings)
+        key = training_key(settings, prepared.dataset.fingerprint)
+        found = reusable_champion(start_tracking(settings), settings, key)
+        if found is not None:
+            return {"reused": True, "model_name": settings.model_name, "version": found, "champion_version": found, "training_key": key}
+        return run_pipeline(settings, progress, prepared=prepared)
+
+    result = _with_progress(sys.stderr.isatty() or not as_json, lambda progress: reported(lambda: action(progress))())
+    if isinstance(result, dict):
+        if as_json:
+            print(json.dumps(result))
+        else:
+            out.print(
+                f"{result['model_name']} champion v{result['version']} was trained on the same data, code and settings: reusing it "
+                "(run with --force, or FORCE=1 make run, to retrain)",
+                highlight=False,
+            )
+        return
     if as_json:
         print(json.dumps(result.to_dict(), default=str))
         return
@@ -127,6 +272,8 @@ def pipeline(
 
 
 def _print_summary(result: Any, settings: Any) -> None:
+    from rich.table import Table
+
     verdict = "[bold green]promoted to champion[/]" if result.promoted else "[bold yellow]not promoted[/]"
     out.print(f"\n[bold]{result.model_name}[/] version [bold]{result.version}[/] ({result.family}): {verdict}")
     for reason in result.reasons:
@@ -156,17 +303,17 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Validate and train only: logs a training run with the model; prints its run id."""
+    _check(lambda: _check_source(data), lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
+    _check(lambda: _check_chosen(settings, settings.data))
     from churnops.pipeline import prepare
     from churnops.pipeline import train as train_step
 
-    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
+    def action(progress: Any) -> Any:
+        progress.step("validate")
+        return train_step(settings, prepare(settings), progress)
 
-    def action() -> Any:
-        prepared = prepare(settings)
-        with _progress(enabled=not as_json) as progress:
-            return train_step(settings, prepared, progress)
-
-    trained = _run(action)
+    trained = _with_progress(not as_json, action)
     summary = {
         "run_id": trained.run_id,
         "model_uri": trained.model_uri,
@@ -184,9 +331,8 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a training run's model on its held-out test split, in a separate linked run."""
-    from churnops.pipeline import SilentProgress, evaluate_training, load_trained
-
     settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from churnops.pipeline import SilentProgress, evaluate_training, load_trained
 
     def action() -> Any:
         prepared, trained = load_trained(settings, run_id)
@@ -209,10 +355,9 @@ def promote(
     model_name: ModelNameOption = None,
 ) -> None:
     """Force a version to champion, bypassing the gate; the decision is recorded."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
     from churnops import registry
     from churnops.tracking import connect, ensure_experiment
-
-    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
 
     def action() -> None:
         client = connect(settings)
@@ -226,10 +371,9 @@ def promote(
 @app.command()
 def rollback(tracking_uri: TrackingOption = None, model_name: ModelNameOption = None) -> None:
     """Move champion back to the previous champion."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
     from churnops import registry
     from churnops.tracking import connect, ensure_experiment
-
-    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
 
     def action() -> tuple[str, str]:
         client = connect(settings)
@@ -246,31 +390,129 @@ def runs(
     top: Annotated[int, typer.Option("--top", min=1)] = 10,
     experiment: Annotated[str | None, typer.Option("--experiment")] = None,
     ascending: Annotated[bool, typer.Option("--ascending", help="Lower is better (e.g. log_loss).")] = False,
+    trials: Annotated[bool, typer.Option("--trials", help="Include the Optuna search trials (nested runs).")] = False,
     tracking_uri: TrackingOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The top runs of an experiment by a metric."""
+    """The top runs of an experiment by a metric (top-level runs; search trials with --trials)."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from rich.table import Table
+
     from churnops.reports import top_runs
 
-    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
-    rows = _run(lambda: top_runs(settings, experiment or settings.experiment_name, metric, top, ascending))
+    rows = _run(lambda: top_runs(settings, experiment or settings.experiment_name, metric, top, ascending, include_trials=trials))
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    table = Table(title=f"Top {len(rows)} runs by {metric} ({'ascending' if ascending else 'descending'})")
-    for column in ("run_id", "name", "kind", metric, "started"):
-        table.add_column(column)
+    which = "runs and trials" if trials else "runs"
+    table = Table(title=f"Top {len(rows)} {which} by {metric} ({'ascending' if ascending else 'descending'})")
+    table.add_column("run_id", no_wrap=True, min_width=32)  # whole ids, to paste into `churnops evaluate --run-id`
+    table.add_column(metric, justify="right", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("name", overflow="fold")  # folded, never cut, on a narrow terminal
     for row in rows:
-        table.add_row(row["run_id"][:12], row["name"], row["kind"], f"{row[metric]:.4f}", row["started"])
+        table.add_row(row["run_id"], f"{row[metric]:.4f}", row["kind"], row["started"].removesuffix(":00 UTC").removesuffix(" UTC"), row["name"])
     out.print(table)
+
+
+@app.command()
+def versions(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most versions to show, newest first.")] = 20,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The registered model's versions, newest first: aliases, test metrics, family, data source, gate decision, promotion."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
+    from churnops.reports import model_versions
+
+    rows = _run(lambda: model_versions(settings, limit))
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    if not rows:
+        out.print(f"{settings.model_name} has no versions yet; run `churnops pipeline`.")
+        return
+    out.print(f"[bold]{settings.model_name}[/]: {len(rows)} version(s), newest first")
+    for row in rows:
+        aliases = " ".join(f"@{alias}" for alias in row["aliases"])
+        figures = f"test ROC AUC {_figure(row['test_roc_auc'])}, PR AUC {_figure(row['test_pr_auc'])}"
+        out.print(
+            f"\n[bold]v{row['version']}[/] {aliases}  {row['family'] or '?'}  {figures}  created {row['created']}", highlight=False, soft_wrap=True
+        )
+        details = {
+            "data": row["data_source"],
+            "gate": f"{row['gate_decision'] or '-'}: {row['gate_reasons']}" if row["gate_reasons"] else row["gate_decision"],
+            "promotion": _promotion(row),
+            "runs": f"training {row['training_run_id']}, evaluation {row['evaluation_run_id'] or '-'}",
+        }
+        for label, text in details.items():
+            if text:
+                out.print(f"  {label + ':':<11}{text}", highlight=False, soft_wrap=True)  # the terminal wraps; copied text stays whole
+    out.print(
+        "\nForce one to champion: churnops promote --version N --reason '...'; back to the previous champion: churnops rollback", highlight=False
+    )
+
+
+def _moment(iso: str | None) -> str:
+    """An ISO time tag as `2026-12-01 07:06:24 UTC` (tags keep microseconds and the offset)."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if iso else ""
+    except ValueError:
+        return iso or ""
+
+
+def _figure(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _promotion(row: dict[str, Any]) -> str:
+    if not row["promotion"]:
+        return ""
+    text = f"{row['promotion']} {_moment(row['promoted_at'])}".strip()
+    if row["promotion"] == "forced" and row["promotion_reasons"]:
+        text += f" ({row['promotion_reasons']})"
+    if row["rolled_back_at"]:
+        text += f"; rolled back {_moment(row['rolled_back_at'])}"
+    return text
+
+
+@app.command()
+def links(
+    ui_url: Annotated[str, typer.Option("--ui-url", help="Where the MLflow UI answers.")] = "http://127.0.0.1:5000",
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Direct MLflow UI links: training runs, the champion's evaluation run, the model page (the UI opens on a GenAI overview)."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, model_name=model_name))
+    from churnops.reports import mlflow_links
+
+    found = _run(lambda: mlflow_links(settings, ui_url))
+    if as_json:
+        print(json.dumps(found))
+        return
+    labels = {
+        "training_runs": "training runs",
+        "champion_evaluation_run": f"champion v{found.get('champion_version')} evaluation run",
+        "model": f"model {settings.model_name}",
+    }
+    for key, label in labels.items():
+        if key in found:
+            out.print(f"{label + ':':<32} {found[key]}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL.")], dataset: DatasetOption = None) -> None:
     """Check a CSV against a dataset contract without training."""
+    _check(lambda: _check_source(data), lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(data=data, dataset=dataset))
+    _check(lambda: _check_chosen(settings, settings.data))
     from churnops.pipeline import prepare
 
-    settings = _run(lambda: _settings(data=data, dataset=dataset))
     prepared = _run(lambda: prepare(settings))
     dataset_ = prepared.dataset
     out.print(f"OK: {dataset_.n_rows} rows, positive rate {dataset_.target.mean():.3f}, fingerprint {dataset_.fingerprint[:12]}")
@@ -282,10 +524,11 @@ def fetch(
     output: Annotated[Path | None, typer.Option("--out", help="Where to save the file (default data/<contract name>.csv).")] = None,
 ) -> None:
     """Download the contract's public data file and check its SHA-256."""
+    _check(lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(dataset=dataset))
+    _check(lambda: _check_chosen(settings))
     from churnops.data.contract import load_contract
     from churnops.data.sources import fetch_contract_data
-
-    settings = _run(lambda: _settings(dataset=dataset))
 
     def action() -> Path:
         return fetch_contract_data(load_contract(settings.dataset), output)
@@ -321,27 +564,34 @@ def monitor(
     as_json: JsonOption = False,
 ) -> None:
     """Drift, data quality, performance and service health of a window of stored predictions, logged to MLflow."""
-    from churnops.monitoring.run import run_monitoring
-    from churnops.monitoring.window import Window, parse_time
+    from churnops.timespan import Window, parse_duration, parse_time
 
+    _check(lambda: parse_duration(window) if window else None, lambda: parse_time(end) if end else None, lambda: _check_contract(dataset))
     settings = _run(
         lambda: _settings(
             monitor_window=window, auto_retrain=auto_retrain, store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset
         )
     )
+    _check(lambda: _check_chosen(settings))
     span = _run(lambda: Window.ending(settings.monitor_window, parse_time(end) if end else None))
+    from churnops.monitoring.run import run_monitoring
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
-        summary = _run(lambda: run_monitoring(settings, span, progress))
+    summary = _with_progress(sys.stderr.isatty() or not as_json, lambda progress: run_monitoring(settings, span, progress))
     if as_json:
         print(json.dumps(summary, default=str))
         return
-    _print_monitoring(summary)
+    _print_monitoring(summary, settings.monitor_min_labelled)
 
 
-def _print_monitoring(summary: dict[str, Any]) -> None:
+def _print_monitoring(summary: dict[str, Any], min_labelled: int) -> None:
+    from rich.table import Table
+
     window, model = summary["window"], summary["model"]
     out.print(f"\n[bold]Monitoring[/] {model['name']} v{model['version']}, window {window['start']} .. {window['end']}")
+    coverage = versions_note(summary)
+    if coverage:
+        out.print(coverage, highlight=False)
     table = Table(show_header=True)
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -351,18 +601,13 @@ def _print_monitoring(summary: dict[str, Any]) -> None:
     else:
         table.add_row("share of drifted features", f"{drift['share_drifted_features']:.2f} ({', '.join(drift['drifted_features']) or 'none'})")
         table.add_row("prediction drift score", f"{drift['prediction']['score']:.4f}")
-    quality, performance, service = summary["quality"], summary["performance"], summary["service"]
+    quality, service = summary["quality"], summary["service"]
     table.add_row("predictions", str(quality["rows"]))
     table.add_row(
         "missing / out of range / unseen",
         f"{quality['missing_share']:.3f} / {quality['out_of_range_share']:.3f} / {quality['unseen_category_share']:.3f}",
     )
-    reference_auc = performance["reference"].get("roc_auc")
-    auc = "n/a" if performance["roc_auc"] is None else f"{performance['roc_auc']:.4f}"
-    table.add_row(
-        "ROC AUC on feedback (test)",
-        f"{auc} ({reference_auc if reference_auc is None else round(reference_auc, 4)}), {performance['labelled']} labelled",
-    )
+    table.add_row("ROC AUC on feedback", performance_note(summary["performance"], min_labelled))
     latency = [service[f"latency_p{q}_ms"] for q in (50, 95, 99)]
     table.add_row("latency p50/p95/p99 ms", " / ".join("n/a" if value is None else f"{value:.1f}" for value in latency))
     table.add_row("requests / 5xx rate", f"{service['requests']} / {service['error_rate']:.3f}")
@@ -380,6 +625,32 @@ def _print_monitoring(summary: dict[str, Any]) -> None:
     out.print(f"MLflow run {summary['run_id']}; report in {summary['report_dir']}; took {summary['seconds']:.1f} s")
 
 
+def versions_note(summary: dict[str, Any]) -> str | None:
+    """Which model versions served the window's predictions, when that is not just the champion the figures compare with."""
+    champion = str(summary["model"]["version"])
+    served = sorted(
+        {str(version) for version in summary.get("served_versions") or []}, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v)
+    )
+    if not served or served == [champion]:
+        return None
+    compare = f"figures compare with the champion v{champion}'s reference"
+    if len(served) > 1:
+        return f"window covers versions {', '.join(served)} (promotion inside the window); {compare}"
+    return f"window's predictions all came from version {served[0]}, not the champion; {compare}"
+
+
+def performance_note(performance: dict[str, Any], min_labelled: int) -> str:
+    """ROC AUC on the window's feedback beside the champion's test ROC AUC, or why it is not judged."""
+    labelled = performance["labelled"]
+    if labelled < min_labelled:
+        return f"not enough labelled predictions ({labelled} of {min_labelled} needed)"
+    if performance["roc_auc"] is None:
+        return f"n/a: all {labelled} labelled predictions have the same outcome"
+    reference = performance["reference"].get("roc_auc")
+    beside = "" if reference is None else f" vs champion's test ROC AUC {reference:.4f}"
+    return f"{performance['roc_auc']:.4f} on {labelled} labelled{beside}"
+
+
 @app.command()
 def score(
     input_file: Annotated[
@@ -395,11 +666,12 @@ def score(
     as_json: JsonOption = False,
 ) -> None:
     """Batch scoring: score a file of customers with the champion; predictions to the store and a Parquet file."""
+    _check(lambda: _check_source(input_file), lambda: _check_output(output), lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
+    _check(lambda: _check_chosen(settings, settings.batch_input))
     from churnops.batch_scoring import score_batch
 
-    settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
-    with _progress(enabled=sys.stderr.isatty() or not as_json) as progress:
-        result = _run(lambda: score_batch(settings, input_file, output, progress))
+    result = _with_progress(sys.stderr.isatty() or not as_json, lambda progress: score_batch(settings, input_file, output, progress))
     if as_json:
         print(json.dumps(result.to_dict()))
         return
@@ -409,6 +681,11 @@ def score(
     )
     spooled = f"; {result.spooled} predictions wait in the spool (store unreachable)" if result.spooled else ""
     out.print(f"wrote {result.output}; predictions stored in {settings.store_url}{spooled}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
+
+
+def _check_output(output: Path | None) -> None:
+    if output is not None and output.suffix != ".parquet":
+        raise ConfigError(f"Output '{output}' must be a .parquet file (e.g. --output scored.parquet).")
 
 
 @app.command()
@@ -421,9 +698,9 @@ def schedule(
     ] = 4200,
 ) -> None:
     """Run the flows on cron schedules from config: daily training, hourly monitoring, nightly batch scoring (Prefect)."""
+    settings = _run(_settings)
     from churnops.flows.schedule import build_deployments, deploy_to_work_pool, serve_schedules
 
-    settings = _run(_settings)
     if work_pool:
         ids = _run(lambda: deploy_to_work_pool(settings, work_pool))
         out.print(f"registered {len(ids)} deployments on work pool '{work_pool}'; start a worker: prefect worker start --pool {work_pool}")
@@ -435,6 +712,7 @@ def schedule(
     _run(lambda: serve_schedules(deployments, prefect_port))
 
 
+DEFAULT_DASHBOARD = Path("deploy/kibana/churnops-dashboard.ndjson")
 kibana_app = typer.Typer(help="Kibana dashboards for the exported monitoring data.", no_args_is_help=True)
 app.add_typer(kibana_app, name="kibana")
 
@@ -442,16 +720,22 @@ app.add_typer(kibana_app, name="kibana")
 @kibana_app.command("import")
 def kibana_import(
     url: Annotated[str | None, typer.Option("--url", help="Kibana base URL (default CHURNOPS_KIBANA_URL).")] = None,
-    file: Annotated[Path, typer.Option("--file", help="Saved objects NDJSON.")] = Path("deploy/kibana/churnops-dashboard.ndjson"),
+    file: Annotated[Path, typer.Option("--file", help="Saved objects NDJSON.")] = DEFAULT_DASHBOARD,
     space: Annotated[str | None, typer.Option("--space", help="Kibana space id (default space when omitted).")] = None,
 ) -> None:
     """Load the churnops dashboard (index patterns, visualizations, dashboard) into Kibana."""
-    from churnops.monitoring.kibana import import_saved_objects
 
+    def check_file() -> None:
+        if not file.is_file():
+            raise ConfigError(f"Saved objects file {file} does not exist. Pass --file with the NDJSON (the repository ships {DEFAULT_DASHBOARD}).")
+
+    _check(check_file)
     settings = _run(lambda: _settings(kibana_url=url))
     if not settings.kibana_url:
         err.print("[bold red]error:[/] No Kibana URL: pass --url http://localhost:5601 or set CHURNOPS_KIBANA_URL.")
         raise typer.Exit(code=1)
+    from churnops.monitoring.kibana import import_saved_objects
+
     api_key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
     answer = _run(lambda: import_saved_objects(settings.kibana_url, file, api_key, space))
     imported = answer.get("successCount", 0)
@@ -469,17 +753,19 @@ def serve(
     store_url: StoreUrlOption = None,
 ) -> None:
     """Serve the registry's champion as a REST API (docs at /docs); follows the alias as it moves."""
+    _check(lambda: _check_contract(dataset))
+    settings = _run(
+        lambda: _settings(api_host=host, api_port=port, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset, store_url=store_url)
+    )
+    _check(lambda: _check_chosen(settings))
+    if settings.dataset is not None:  # a broken --dataset is a one-line error here, not a traceback from inside uvicorn
+        from churnops.data.contract import load_contract
+
+        _run(lambda: load_contract(settings.dataset))
     import uvicorn
 
     from churnops.serving.logs import configure_json_logging
 
-    settings = _run(
-        lambda: _settings(api_host=host, api_port=port, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset, store_url=store_url)
-    )
-    if settings.dataset is not None:  # a bad --dataset is a one-line error here, not a traceback from inside uvicorn
-        from churnops.data.contract import load_contract
-
-        _run(lambda: load_contract(settings.dataset))
     # Workers build their settings from the environment, so everything chosen here is passed that way.
     os.environ.update(settings.as_environment())
     # A down tracking server must not stall the alias poller for minutes of HTTP retries.

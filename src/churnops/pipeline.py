@@ -34,6 +34,7 @@ from churnops.data.loading import Dataset, load_dataset
 from churnops.data.split import Split, split_around, split_dataset
 from churnops.errors import ChurnopsError, ConfigError, DataError
 from churnops.monitoring.reference import log_reference
+from churnops.reuse import TRAINING_KEY_TAG, training_key
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment, git_commit
 from churnops.training import churn_model, fast_path
@@ -459,6 +460,7 @@ def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, 
             "evaluation_run_id": evaluated.run_id,
             "fast_path": "onnx",
             "fast_path_max_abs_diff": evaluated.parity_difference,
+            TRAINING_KEY_TAG: training_key(settings, prepared.dataset.fingerprint),  # lets `pipeline --reuse` skip retraining
         },
     ).version
     progress.step("gate")
@@ -513,12 +515,14 @@ def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, 
     return Gated(str(version), decision, gate_run_id)
 
 
-def run_pipeline(settings: Settings, progress: Progress | None = None) -> PipelineResult:
-    """validate -> train -> evaluate -> register -> gate, all tracked in MLflow."""
+def run_pipeline(settings: Settings, progress: Progress | None = None, prepared: Prepared | None = None) -> PipelineResult:
+    """validate -> train -> evaluate -> register -> gate, all tracked in MLflow (`prepared`: data already validated and split)."""
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    progress.step("validate")
-    prepared = hold_out(settings, prepare(settings))
+    if prepared is None:
+        progress.step("validate")
+        prepared = prepare(settings)
+    prepared = hold_out(settings, prepared)
     with warnings.catch_warnings():
         # MLflow hints (integer columns in the signature, ambiguous local dataset source) are expected here.
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")

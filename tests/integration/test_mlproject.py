@@ -20,7 +20,6 @@ def test_mlflow_run_pipeline_entry_point(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "MLproject", project / "MLproject")
-    shutil.copytree(ROOT / "configs", project / "configs")
     bin_dir = str(Path(sys.executable).parent)
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("CHURNOPS_", "MLFLOW_"))},

@@ -146,7 +146,7 @@ def test_predict_takes_the_real_column_names(trained: Trained, api: httpx.Client
     split = {"dataframe_split": {"columns": list(features), "data": [list(features.values())]}}
     invoked = api.post("/invocations", json=split)
     assert invoked.status_code == 200, invoked.text
-    assert invoked.json()["predictions"][0][1] == pytest.approx(body["churn_probability"], abs=1e-12)
+    assert invoked.json()["predictions"][0]["churn_probability"] == pytest.approx(body["churn_probability"], abs=1e-12)
 
 
 def test_bad_values_get_a_422_naming_the_real_column(trained: Trained, api: httpx.Client) -> None:

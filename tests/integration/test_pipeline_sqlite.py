@@ -162,13 +162,16 @@ def test_forced_promotion_and_rollback_move_aliases(first_run) -> None:
 def test_runs_command_lists_top_runs(first_run) -> None:
     folder, settings, _ = first_run
     os.chdir(folder)
-    result = CliRunner().invoke(
-        app, ["runs", "--metric", "cv_roc_auc_mean", "--top", "2", "--json"], env={"CHURNOPS_TRACKING_URI": settings.tracking_uri}
-    )
+    env = {"CHURNOPS_TRACKING_URI": settings.tracking_uri}
+    result = CliRunner().invoke(app, ["runs", "--metric", "cv_roc_auc_mean", "--top", "2", "--trials", "--json"], env=env)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert len(rows) == 2
     assert rows[0]["cv_roc_auc_mean"] >= rows[1]["cv_roc_auc_mean"]
+    top_level = CliRunner().invoke(app, ["runs", "--metric", "cv_roc_auc_mean", "--json"], env=env)
+    assert top_level.exit_code == 0, top_level.output
+    kinds = {row["kind"] for row in json.loads(top_level.output)}
+    assert "training" in kinds and "search-trial" not in kinds  # trials only with --trials
 
 
 def test_same_data_and_seed_give_the_same_metrics(first_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from churnops.data.loading import Dataset
 from churnops.monitoring.elasticsearch import ElasticsearchExporter, ExportFailed, mappings
 from churnops.serving.store import FEEDBACK, PREDICTIONS, PredictionStore, create_store_engine
 from churnops.settings import Settings
+from tests.conftest import CONTRACT_PATH
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.integration.servers import churnops_api, free_port
 from tests.monitoring.conftest import TelcoRegistry
@@ -41,7 +42,7 @@ def filled_store(tmp_path: Path, contract: DatasetContract, telco: Dataset, coun
 
 def exporter(url: str, contract: DatasetContract, retries: int = 3) -> tuple[ElasticsearchExporter, list[float]]:
     sleeps: list[float] = []
-    settings = Settings(elasticsearch_url=url, elasticsearch_max_retries=retries, dataset=Path("configs/telco.yaml").resolve())
+    settings = Settings(elasticsearch_url=url, elasticsearch_max_retries=retries, dataset=CONTRACT_PATH)
     return ElasticsearchExporter(settings, contract, sleep=sleeps.append), sleeps
 
 
@@ -146,7 +147,7 @@ def test_the_api_exports_in_the_background_and_serves_through_an_outage(
 )
 def test_against_a_real_cluster(tmp_path: Path, contract: DatasetContract, telco: Dataset) -> None:
     store_url = filled_store(tmp_path, contract, telco, count=50)
-    settings = Settings(elasticsearch_index_prefix=f"churnops-test-{os.getpid()}", dataset=Path("configs/telco.yaml").resolve())
+    settings = Settings(elasticsearch_index_prefix=f"churnops-test-{os.getpid()}", dataset=CONTRACT_PATH)
     export = ElasticsearchExporter(settings, contract)
     try:
         assert export.export_pending(create_store_engine(store_url))["predictions"] == 50

@@ -1,6 +1,6 @@
 """A seeded synthetic Telco-like data set, so the pipeline runs with no data and no network.
 
-This module (with configs/telco.yaml) is the only code that knows Telco's column names. The
+This module (with data/contracts/telco.yaml) is the only code that knows Telco's column names. The
 churn relationships follow what the real data shows: month-to-month contracts, short tenure,
 fibre internet, electronic checks and missing support services all raise churn.
 """
