@@ -235,7 +235,11 @@ def pipeline(
 
         return wrapped
 
-    _run(reported(lambda: (_check_source(data), _check_contract(dataset))))
+    def check_options() -> None:
+        _check_source(data)
+        _check_contract(dataset)
+
+    _run(reported(check_options))
     settings = _run(
         reported(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
     )
