@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from churnops.serving import guards
 from churnops.serving.jobs import JobConflict
 from churnops.serving.logs import configure_json_logging, request_id
 from churnops.serving.predictor import ModelUnavailable
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
+    guards.install(app, settings)  # body size, hosts, origins, bounded 422s; inside RequestContext, which counts their answers
     app.add_middleware(RequestContext, service=service)
     return app
 
