@@ -786,6 +786,7 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
+        ws_max_size=settings.max_body_bytes,  # a WebSocket message is held to the same limit as a request body
     )
 
 

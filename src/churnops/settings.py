@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from churnops.errors import ConfigError
 
@@ -73,6 +73,23 @@ class Settings(BaseSettings):
     serve_alias: str = Field("champion", description="Registry alias the API serves and follows.")
     alias_poll_seconds: float = Field(10.0, gt=0, description="How often the API checks whether the alias moved.")
     max_batch_size: int = Field(1000, ge=1, description="Most customers accepted by /predict/batch and /invocations.")
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (and WebSocket message) in bytes; bigger ones get 413 before parsing. "
+        "A 1000-customer batch is about 650 KB of JSON.",
+    )
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        min_length=1,
+        description="Host header values the API answers (else 400); '*.example.com' and '*' allowed. "
+        "Unset: 127.0.0.1, localhost and ::1 when bound to a loopback address, '*' otherwise. JSON list or comma-separated.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins (https://app.example.com) allowed to call the API (CORS) and open /ws/predict; "
+        "default none. Clients that send no Origin (curl, SDKs) are not affected. JSON list or comma-separated.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Prediction store
@@ -165,6 +182,26 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _list_or_commas(cls, value: object, info: ValidationInfo) -> object:
+        """`["a", "b"]` (what as_environment writes) or `a,b` (what people type); blank hosts mean the default."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip() and info.field_name == "allowed_hosts":
+            return None
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, hosts: list[str] | None) -> list[str] | None:
+        for host in hosts or []:
+            if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+                raise ValueError(f"'{host}' is not a host pattern: use a name (api.example.com), '*.example.com' or '*'")
+        return hosts
 
     def as_environment(self) -> dict[str, str]:
         """CHURNOPS_* variables that rebuild these settings in another process (uvicorn workers, retraining jobs)."""

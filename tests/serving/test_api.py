@@ -219,8 +219,9 @@ def test_openapi_documents_every_endpoint_with_a_valid_example(client: httpx.Cli
     assert all(field.get("description") and field.get("examples") for field in customer["properties"].values())
     example = customer["examples"][0]
     assert client.post("/predict", json=example).status_code == 200, "the documented example must be valid"
-    batch_example = schema["components"]["schemas"]["BatchRequest"]["examples"][0]
-    assert client.post("/predict/batch", json=batch_example).status_code == 200
+    batch_schema = schema["paths"]["/predict/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch_schema["properties"]["customers"]["items"] == {"$ref": "#/components/schemas/Customer"}
+    assert client.post("/predict/batch", json=batch_schema["examples"][0]).status_code == 200
     for name, sample in schema["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]["examples"].items():
         assert client.post("/invocations", json=sample["value"]).status_code == 200, name
     assert "Contract" in customer["properties"] and customer["properties"]["Contract"]["enum"] == ["Month-to-month", "One year", "Two year"]

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from churnops.serving import docs
+from churnops.serving import docs, guards
 from churnops.serving.jobs import JobConflict, RetrainRefused
 from churnops.serving.logs import configure_json_logging, request_id
 from churnops.serving.predictor import ModelUnavailable
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
     app.add_exception_handler(RetrainRefused, _refused)
+    guards.install(app, settings)  # body size, hosts, origins, bounded 422s; inside RequestContext, which counts their answers
     app.add_middleware(RequestContext, service=service)
     return app
 

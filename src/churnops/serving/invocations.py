@@ -3,6 +3,7 @@ turned into validated customer records, so clients of `mlflow models serve` work
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from typing import Any
@@ -11,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from churnops.errors import ChurnopsError
+from churnops.serving.guards import is_json_content_type, strict_loads
 
 PAYLOAD_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 EXAMPLE_ROWS = 2
@@ -20,9 +22,27 @@ MAX_REPORTED_PROBLEMS = 20  # an error message stays readable; the first problem
 class InvocationsInputError(ChurnopsError):
     """The payload cannot be read as customers; answered with 400 like MLflow's scoring server."""
 
+    status_code = 400
 
-def parse_payload(body: bytes, content_type: str, customer: type[BaseModel], max_rows: int) -> list[dict[str, Any]]:
-    records = _csv_records(body) if content_type.startswith("text/csv") else _json_records(body)
+
+class UnsupportedContentType(InvocationsInputError):
+    """Neither JSON nor CSV; answered with 415 like MLflow's scoring server."""
+
+    status_code = 415
+
+
+def parse_payload(body: bytes, content_type: str | None, customer: type[BaseModel], max_rows: int) -> list[dict[str, Any]]:
+    """Validated customer records; CPU work for a large body, so the API calls it in a worker thread."""
+    media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media_type == "text/csv":
+        records = _csv_records(body)
+    elif is_json_content_type(media_type):
+        records = _json_records(body)
+    else:
+        raise UnsupportedContentType(
+            f"This endpoint reads Content-Type application/json (dataframe_split, dataframe_records, inputs, instances) or text/csv; "
+            f"got '{media_type[:100]}'. Send one of those."
+        )
     if not records:
         raise InvocationsInputError("The payload holds no rows.")
     if len(records) > max_rows:
@@ -39,7 +59,7 @@ def validate_records(records: list[Any], customer: type[BaseModel]) -> list[dict
         if not isinstance(record, dict):
             raise InvocationsInputError(f"Row {row} is not an object of column values.")
         try:
-            valid.append(customer.model_validate({key: value for key, value in record.items() if key in known}).model_dump())
+            valid.append(customer.model_validate({key: _blank_is_missing(value) for key, value in record.items() if key in known}).model_dump())
         except ValidationError as error:
             for issue in error.errors():
                 column = ".".join(str(part) for part in issue["loc"])
@@ -47,14 +67,21 @@ def validate_records(records: list[Any], customer: type[BaseModel]) -> list[dict
         if len(problems) >= MAX_REPORTED_PROBLEMS:
             break
     if problems:
-        raise InvocationsInputError("Invalid input: " + "; ".join(problems[:MAX_REPORTED_PROBLEMS]))
+        more = f" (the first {MAX_REPORTED_PROBLEMS}; fix them and send again)" if len(problems) >= MAX_REPORTED_PROBLEMS else ""
+        raise InvocationsInputError("Invalid input: " + "; ".join(problems[:MAX_REPORTED_PROBLEMS]) + more)
     return valid
+
+
+def _blank_is_missing(value: Any) -> Any:
+    """A blank cell (the IBM file's TotalCharges for new customers, an empty CSV field) is a missing value, as the
+    training loader and the logged model read it; the contract then decides whether the column may be missing."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _json_records(body: bytes) -> list[Any]:
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        payload = strict_loads(body)  # no NaN/Infinity, overflowing numbers, invalid UTF-8, lone surrogates or deep nesting
+    except json.JSONDecodeError as error:
         raise InvocationsInputError(f"The body is not valid JSON ({error}).") from None
     if not isinstance(payload, dict):
         raise InvocationsInputError(f"Expected a JSON object with one of the keys {', '.join(PAYLOAD_KEYS)}.")
@@ -82,6 +109,8 @@ def _split_records(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, dict) or not isinstance(value.get("columns"), list) or not isinstance(value.get("data"), list):
         raise InvocationsInputError("'dataframe_split' must be an object with 'columns' (a list of names) and 'data' (a list of rows).")
     columns = value["columns"]
+    if not all(isinstance(column, str) for column in columns):
+        raise InvocationsInputError('\'dataframe_split\' columns must be column names (strings), e.g. ["gender", "tenure"].')
     records = []
     for row, values in enumerate(value["data"]):
         if not isinstance(values, list) or len(values) != len(columns):
@@ -100,8 +129,8 @@ def _columns_records(value: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def _csv_records(body: bytes) -> list[Any]:
     try:
         frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise InvocationsInputError(f"The body is not a readable CSV ({error}).") from None
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as error:  # EmptyDataError is a ValueError
+        raise InvocationsInputError(f"The body is not a readable UTF-8 CSV with a header row ({str(error)[:200]}).") from None
     return frame.to_dict(orient="records")
 
 

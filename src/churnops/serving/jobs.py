@@ -115,7 +115,7 @@ class RetrainJobs:
                 )
             else:
                 job.update(status="failed", error=_error_line(tail) or f"pipeline exited with code {returncode}")
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: an argument Popen refuses (a NUL byte); the job must not stay "running"
             job.update(status="failed", error=f"could not start the pipeline: {error}")
         finally:
             job["finished_at"] = datetime.now(UTC)

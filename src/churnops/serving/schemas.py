@@ -9,12 +9,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
 
 from churnops.data.contract import ColumnSpec, DatasetContract
 from churnops.errors import ConfigError
 
 PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # no control characters
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def customer_model(contract: DatasetContract, example: dict[str, Any] | None = None) -> type[BaseModel]:
@@ -30,13 +32,12 @@ def customer_model(contract: DatasetContract, example: dict[str, Any] | None = N
     if contract.id_column:
         id_example = example.get(contract.id_column)
         fields[_field_name(contract.id_column, taken)] = (
-            str | None,
+            printable_text(200) | None,
             Field(
                 None,
                 alias=contract.id_column,
                 title=contract.id_column,
-                max_length=200,
-                description="Your id for this customer; stored with the prediction, not used by the model.",
+                description="Your id for this customer (no control characters); stored with the prediction, not used by the model.",
                 examples=[id_example] if id_example else None,
             ),
         )
@@ -78,6 +79,8 @@ def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
         detail = _range_text(spec)
     if spec.nullable:
         annotation = annotation | None
+    if spec.is_numeric:  # around the optional type, so pydantic still applies the range and finiteness to the number
+        annotation = Annotated[annotation, BeforeValidator(_not_a_boolean)]  # numbers and numeric strings (CSV), never booleans
     description = " ".join(part for part in (spec.description, detail) if part)
     field = Field(
         None if spec.nullable else ...,
@@ -105,6 +108,29 @@ def _number_as_label(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def printable_text(max_length: int) -> Any:
+    """A string without control characters (NUL cannot be stored in PostgreSQL or passed as an argument; newlines forge log lines)."""
+    return Annotated[
+        str,
+        StringConstraints(max_length=max_length),
+        AfterValidator(_no_control_characters),
+        WithJsonSchema({"type": "string", "maxLength": max_length, "pattern": PRINTABLE_PATTERN}),
+    ]
+
+
+def _no_control_characters(value: str) -> str:
+    if CONTROL_CHARACTER.search(value):
+        raise ValueError("contains a control character (NUL, tab, newline ...): send printable characters only")
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    """pydantic's lax mode reads true as 1; a boolean in a numeric column is a client bug, not a number."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()}: send the number itself (e.g. 0 or 1)")
+    return value
 
 
 def _range_text(spec: ColumnSpec) -> str:
@@ -206,8 +232,8 @@ class RetrainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": "data/telco-customer-churn.csv", "trials": 12}]})
 
-    data: str | None = Field(
-        None, max_length=2000, description="CSV path or URL to train on: CHURNOPS_DATA (the default) or one in CHURNOPS_RETRAIN_ALLOWED_DATA."
+    data: printable_text(2000) | None = Field(  # type: ignore[valid-type]
+        None, description="CSV path or URL to train on: CHURNOPS_DATA (the default) or one in CHURNOPS_RETRAIN_ALLOWED_DATA; no control characters."
     )
     trials: int | None = Field(None, ge=1, le=500, description="Optuna trials (default: the configured search budget).")
 

@@ -6,13 +6,14 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from churnops.serving.deps import AdminDep, ServiceDep
+from churnops.serving.guards import StrictJSONRoute
 from churnops.serving.schemas import ErrorBody, Job, ReloadResult, RetrainRequest
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong API key."},
     403: {"model": ErrorBody, "description": "Admin is disabled (no key configured)."},
 }
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=AUTH_ERRORS, route_class=StrictJSONRoute)
 
 
 @router.post("/reload", response_model=ReloadResult, responses={503: {"model": ErrorBody, "description": "No model could be loaded."}})

@@ -3,9 +3,10 @@
 from fastapi import APIRouter, HTTPException
 
 from churnops.serving.deps import ServiceDep
+from churnops.serving.guards import StrictJSONRoute
 from churnops.serving.schemas import ErrorBody, FeedbackAccepted, FeedbackIn
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], route_class=StrictJSONRoute)
 
 
 @router.post(

@@ -7,23 +7,41 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from churnops.serving.deps import ServiceDep
+from churnops.serving.guards import (
+    MAX_REPORTED_ERRORS,
+    BoundedValidationError,
+    StrictJSONRoute,
+    is_json_content_type,
+    json_body_error,
+    public_errors,
+    strict_loads,
+)
 from churnops.serving.invocations import InvocationsInputError, openapi_request_body, parse_payload
 from churnops.serving.predictor import ModelUnavailable
 from churnops.serving.schemas import BatchPrediction, ErrorBody, InvocationsError, InvocationsResult, Prediction
 from churnops.serving.service import Service
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
+    400: {"model": ErrorBody, "description": "The body could not be read."},
+    413: {"model": ErrorBody, "description": "The body is larger than CHURNOPS_MAX_BODY_BYTES."},
     503: {"model": ErrorBody, "description": "No model is loaded; the body says why."},
+}
+
+# FastAPI documents its 422 only for typed parameters; the batch endpoint validates its raw body itself.
+VALIDATION_ERROR: dict[str, Any] = {
+    "description": "Validation Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
 }
 
 
 def build_router(service: Service) -> APIRouter:
-    router = APIRouter(tags=["predictions"])
+    router = APIRouter(tags=["predictions"], route_class=StrictJSONRoute)
     Customer = service.customer_model  # noqa: N806 - a class
     BatchRequest = service.batch_model  # noqa: N806
 
@@ -37,10 +55,20 @@ def build_router(service: Service) -> APIRouter:
         scored = service.predict([record], "predict")
         return _json(service.prediction_rows(scored, [record])[0])
 
-    @router.post("/predict/batch", response_model=BatchPrediction, responses=UNAVAILABLE)
-    async def predict_batch(batch: BatchRequest, service: ServiceDep) -> Response:  # type: ignore[valid-type]
+    # A batch is read as raw bytes and parsed and validated in a worker thread: a large body must not
+    # stall the event loop (and /health with it). The request schema is documented through openapi_extra.
+    @router.post(
+        "/predict/batch",
+        response_model=BatchPrediction,
+        responses={**UNAVAILABLE, 422: VALIDATION_ERROR},
+        openapi_extra={"requestBody": _request_body(BatchRequest)},
+    )
+    async def predict_batch(request: Request, service: ServiceDep) -> Response:
         """Predictions for up to `max_batch_size` customers, in the order sent."""
-        records = [customer.model_dump() for customer in batch.customers]  # type: ignore[attr-defined]
+        body = await request.body()
+        records = await run_in_threadpool(
+            _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.max_batch_size
+        )
         scored = service.predict(records, "batch")
         rows = service.prediction_rows(scored, records)
         return _json({"model_name": scored.model.name, "model_version": scored.model.version, "count": len(rows), "predictions": rows})
@@ -48,16 +76,20 @@ def build_router(service: Service) -> APIRouter:
     @router.post(
         "/invocations",
         response_model=InvocationsResult,
-        responses={**UNAVAILABLE, 400: {"model": InvocationsError, "description": "The payload cannot be read as customers."}},
+        responses={
+            **UNAVAILABLE,
+            400: {"model": InvocationsError, "description": "The payload cannot be read as customers."},
+            415: {"model": InvocationsError, "description": "The Content-Type is neither JSON nor CSV."},
+        },
         openapi_extra={"requestBody": openapi_request_body(service.example)},
     )
     async def invocations(request: Request, service: ServiceDep) -> Any:
         """MLflow scoring-server formats (`dataframe_split`, `dataframe_records`, `inputs`, CSV); answers as `mlflow models serve` does."""
         body = await request.body()
         try:
-            records = parse_payload(body, request.headers.get("content-type", "application/json"), Customer, service.settings.max_batch_size)
+            records = await run_in_threadpool(parse_payload, body, request.headers.get("content-type"), Customer, service.settings.max_batch_size)
         except InvocationsInputError as error:
-            return JSONResponse({"error_code": "BAD_REQUEST", "message": str(error)}, status_code=400)
+            return JSONResponse({"error_code": "BAD_REQUEST", "message": str(error)}, status_code=error.status_code)
         scored = service.predict(records, "invocations")
         rows = zip(scored.probabilities, scored.churn, strict=True)
         return _json({"predictions": [{"churn_probability": probability, "churn": churn} for probability, churn in rows]})
@@ -68,23 +100,86 @@ def build_router(service: Service) -> APIRouter:
         await websocket.accept()
         try:
             while True:
-                message = await websocket.receive_text()
-                await websocket.send_json(_answer(service, Customer, message))
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                await websocket.send_json(_answer(service, Customer, text if text is not None else message.get("bytes") or b""))
         except WebSocketDisconnect:
             return
 
     return router
 
 
+def _request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The typed request body FastAPI would document; the customer schema it refers to is in the components (from /predict)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _batch_records(
+    body: bytes, content_type: str | None, batch_model: type[BaseModel], customer_model: type[BaseModel], max_customers: int
+) -> list[dict[str, Any]]:
+    """What FastAPI does for a typed body (strict JSON, then the model; errors as its 422), run in a worker thread.
+
+    Customers are validated one at a time: one pydantic call over the whole list would hold the GIL,
+    and with it the event loop, for as long as the whole batch takes.
+    """
+    if not body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    payload: Any = body
+    if is_json_content_type(content_type):
+        try:
+            payload = strict_loads(body)
+        except json.JSONDecodeError as error:
+            raise json_body_error(error) from None
+    customers = payload.get("customers") if isinstance(payload, dict) and payload.keys() == {"customers"} else None
+    if not isinstance(customers, list) or not 1 <= len(customers) <= max_customers:
+        try:  # the envelope is wrong: the batch model says how, and fast (a too-long list fails before its items are read)
+            batch = batch_model.model_validate(payload)
+        except ValidationError as error:
+            raise RequestValidationError(_body_errors(error, ())) from None
+        return [customer.model_dump() for customer in batch.customers]  # type: ignore[attr-defined]
+    records: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    total = 0
+    for index, customer in enumerate(customers):
+        try:
+            records.append(customer_model.model_validate(customer).model_dump())
+        except ValidationError as error:
+            total += error.error_count()
+            if len(errors) < MAX_REPORTED_ERRORS:  # only the errors the answer shows are built
+                errors.extend(_body_errors(error, ("customers", index))[: MAX_REPORTED_ERRORS - len(errors)])
+    if total:
+        raise BoundedValidationError(errors, total)
+    return records
+
+
+def _body_errors(error: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    return [{**issue, "loc": ("body", *prefix, *issue["loc"])} for issue in error.errors(include_url=False)]
+
+
 def _json(content: Any) -> Response:
     return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
 
 
-def _answer(service: Service, customer: type[BaseModel], message: str) -> dict[str, Any]:
+def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -> dict[str, Any]:
+    """Every failure is an error object for this message: the connection stays open and nothing is stored."""
+    limit = service.settings.max_body_bytes
+    if len(message) > limit:
+        return {
+            "error": "message too large",
+            "detail": f"A message is at most {limit} bytes (CHURNOPS_MAX_BODY_BYTES): send one customer per message.",
+        }
     try:
-        record = customer.model_validate_json(message).model_dump()
+        payload = strict_loads(message)  # the same strict JSON as the HTTP endpoints
+    except json.JSONDecodeError as error:
+        return {"error": "invalid JSON", "detail": f"{error.msg[:200]}: send one customer as a JSON object per message."}
+    try:
+        record = customer.model_validate(payload).model_dump()
     except ValidationError as error:
-        return {"error": "invalid customer", "detail": error.errors(include_url=False, include_context=False, include_input=False)}
+        return {"error": "invalid customer", **public_errors(error.errors(include_url=False), with_input=False)}
     try:
         scored = service.predict([record], "websocket")
     except ModelUnavailable as error:
