@@ -30,19 +30,34 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
-def api_probabilities(
+def api_answers(
     telco_registry: TelcoRegistry, telco_csv: Path, contract: DatasetContract, tmp_path_factory: pytest.TempPathFactory
-) -> np.ndarray:
-    """What the churnops API answers for every one of the 7043 customers (as contract values, in file order)."""
+) -> dict[str, np.ndarray]:
+    """What the churnops API answers for every one of the 7043 customers, in file order: through /predict/batch
+    (contract values) and through /invocations with the raw rows exactly as a client of `mlflow models serve` sends them."""
     folder = tmp_path_factory.mktemp("api-for-parity")
     customers = json.loads(to_model_frame(load_dataset(telco_csv, contract).features, contract).to_json(orient="records"))
-    answers: list[float] = []
+    raw = pd.read_csv(telco_csv).drop(columns="Churn")
+    answers: dict[str, list[float]] = {"batch": [], "invocations": []}
     with churnops_api(api_settings(telco_registry.registry, folder), folder / "api.log") as url, httpx.Client(base_url=url, timeout=60) as client:
         for start in range(0, len(customers), BATCH):
             response = client.post("/predict/batch", json={"customers": customers[start : start + BATCH]})
             assert response.status_code == 200, response.text
-            answers += [row["churn_probability"] for row in response.json()["predictions"]]
-    return np.array(answers)
+            answers["batch"] += [row["churn_probability"] for row in response.json()["predictions"]]
+            payload = {"dataframe_split": json.loads(raw.iloc[start : start + BATCH].to_json(orient="split", index=False))}
+            invoked = client.post("/invocations", json=payload)
+            assert invoked.status_code == 200, invoked.text[:2000]
+            answers["invocations"] += [row["churn_probability"] for row in invoked.json()["predictions"]]
+    return {name: np.array(values) for name, values in answers.items()}
+
+
+@pytest.fixture(scope="module")
+def api_probabilities(api_answers: dict[str, np.ndarray]) -> np.ndarray:
+    return api_answers["batch"]
+
+
+def test_the_apis_invocations_take_the_raw_rows_like_mlflow_models_serve(api_answers: dict[str, np.ndarray]) -> None:
+    np.testing.assert_allclose(api_answers["invocations"], api_answers["batch"], rtol=0, atol=1e-12)
 
 
 def _fresh_python(code: str, tracking_uri: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
