@@ -122,7 +122,7 @@ def test_pipeline_registers_promotes_and_exports_an_exact_onnx_model(trained: Tr
     result, settings = trained.result, trained.settings
     assert result["version"] == "1" and result["promoted"] is True, result
     assert result["parity_difference"] <= PARITY_TOLERANCE
-    client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     champion = client.get_model_version_by_alias(settings.model_name, "champion")
     assert str(champion.version) == "1"
     assert float(champion.tags["fast_path_max_abs_diff"]) <= PARITY_TOLERANCE
@@ -207,7 +207,7 @@ def test_monitor_logs_drift_per_column_under_names_mlflow_accepts(trained: Train
     summary = _json_output(_churnops(trained.settings, trained.folder, "monitor", "--window", "1h", "--json"))
     features = [name for name in trained.dataset.customer if name != trained.dataset.id_column]
     assert sorted(summary["drift"]["features"]) == sorted(features), summary["drift"]
-    client = mlflow.MlflowClient(tracking_uri=trained.settings.tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=trained.settings.tracking_uri, registry_uri=trained.settings.tracking_uri)
     logged = client.get_run(summary["run_id"]).data.metrics
     for key in metric_keys(features).values():
         assert f"drift/score/{key}" in logged and f"drift/psi/{key}" in logged, key
