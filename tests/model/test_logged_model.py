@@ -60,6 +60,13 @@ def test_the_apis_invocations_take_the_raw_rows_like_mlflow_models_serve(api_ans
     np.testing.assert_allclose(api_answers["invocations"], api_answers["batch"], rtol=0, atol=1e-12)
 
 
+def use_registry(telco_registry: TelcoRegistry) -> None:
+    """Tracking and registry both (an earlier test in the session may have pointed the registry elsewhere)."""
+    uri = f"sqlite:///{telco_registry.registry.folder / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
 def _fresh_python(code: str, tracking_uri: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CHURNOPS_", "MLFLOW_", "VIRTUAL_ENV"))}
     env["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -93,7 +100,7 @@ def test_pyfunc_predicts_the_raw_ibm_file_as_pandas_reads_it(
 
 
 def test_values_outside_the_contract_are_refused_naming_column_and_row(telco_registry: TelcoRegistry, telco_csv: Path) -> None:
-    mlflow.set_tracking_uri(f"sqlite:///{telco_registry.registry.folder / 'mlflow.db'}")
+    use_registry(telco_registry)
     model = mlflow.pyfunc.load_model("models:/churn-classifier@champion")
     bad = pd.read_csv(telco_csv).drop(columns="Churn").head(4)
     bad.loc[0, "gender"] = "Robot"
@@ -160,7 +167,7 @@ def test_the_version_loads_and_predicts_in_a_clean_venv_from_its_own_requirement
     """Only the version's requirements.txt is installed: no churnops, no project checkout on the path."""
     uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
     require(Path(uv).is_file(), "uv is needed to build the clean environment (make env installs it)")
-    mlflow.set_tracking_uri(f"sqlite:///{telco_registry.registry.folder / 'mlflow.db'}")
+    use_registry(telco_registry)
     model_dir = Path(mlflow.artifacts.download_artifacts("models:/churn-classifier@champion", dst_path=str(tmp_path / "model")))
     venv = tmp_path / "clean-venv"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("VIRTUAL_ENV", "UV_PROJECT", "PYTHONPATH"))}
