@@ -88,6 +88,7 @@ def main() -> None:
 def fill_store(settings: Settings, contract: DatasetContract, dataset: TrainingData, result: PipelineResult, rows: int) -> None:
     """`rows` champion-scored predictions over 10 hours (the second half drifted, a share with feedback) and `rows` request-log rows."""
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
     model = load_logged_pipeline(f"models:/{settings.model_name}/{result.version}")
     print(f"writing {rows:,} predictions and {rows:,} request rows ...", flush=True)
     store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=5000)

@@ -54,6 +54,7 @@ def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry, count: int, drifted: bool, errors: int = 0) -> list[float]:
     """Champion-scored traffic with feedback over the last hour, and request log rows; returns the latencies logged."""
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)  # an earlier test may have pointed the registry elsewhere
     model = load_logged_pipeline(f"models:/{settings.model_name}/{telco_registry.result.version}")
     frame, truth = customers(telco, count, seed=11 if drifted else 12, drifted=drifted)
     store = PredictionStore(settings.store_url, settings.spool_dir)

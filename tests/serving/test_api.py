@@ -93,6 +93,7 @@ def test_invocations_match_mlflow_pyfunc_in_every_payload_format(
     client: httpx.Client, customers: list[dict[str, Any]], trained_registry: TrainedRegistry, contract: DatasetContract
 ) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{trained_registry.folder / 'mlflow.db'}")
+    mlflow.set_registry_uri(f"sqlite:///{trained_registry.folder / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model(f"models:/churn-classifier/{trained_registry.champion}")
     rows = customers[:8]
     expected_frame = model.predict(to_model_frame(pd.DataFrame(rows), contract))
