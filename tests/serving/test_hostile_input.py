@@ -346,7 +346,7 @@ def test_duplicate_keys_last_one_wins_everywhere(server: tuple[str, Settings], c
     batch = client.post("/predict/batch", content=f'{{"customers": [{duplicated}]}}'.encode(), headers=JSON)
     assert batch.json()["predictions"][0]["churn_probability"] == pytest.approx(expected, abs=1e-12)
     invocation = client.post("/invocations", content=f'{{"inputs": [{duplicated}]}}'.encode(), headers=JSON)
-    assert invocation.json()["predictions"][0][1] == pytest.approx(expected, abs=1e-6)
+    assert invocation.json()["predictions"][0]["churn_probability"] == pytest.approx(expected, abs=1e-6)
     with websocket_connect(server[0].replace("http", "ws") + "/ws/predict") as ws:
         ws.send(duplicated)
         assert json.loads(ws.recv(timeout=10))["churn_probability"] == pytest.approx(expected, abs=1e-12)
