@@ -33,12 +33,13 @@ from evidently.presets import DataDriftPreset
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import Dataset as TrainingData
 from churnops.data.loading import load_dataset
-from churnops.monitoring.reference import PROBABILITY, load_reference
+from churnops.model.churn_model import load_logged_pipeline
+from churnops.model.reference import PROBABILITY, load_reference
 from churnops.monitoring.window import Window, read_window
-from churnops.pipeline import PipelineResult, load_logged_pipeline, run_pipeline
-from churnops.serving.store import FeedbackRecord, PredictionStore, RequestRecord, create_store_engine
 from churnops.settings import Settings
+from churnops.store import FeedbackRecord, PredictionStore, RequestRecord, create_store_engine
 from churnops.tracking import connect
+from churnops.training.pipeline import PipelineResult, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 from churnops.data.loading import to_model_frame
-from churnops.pipeline import prepare, run_pipeline
 from churnops.settings import Settings
+from churnops.training.pipeline import prepare, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
@@ -142,7 +142,7 @@ def train_model(folder: Path, data: str | None, trials: int) -> tuple[str, str, 
     settings = Settings(
         tracking_uri=tracking_uri,
         artifact_location=str(folder / "mlartifacts"),
-        dataset=ROOT / "configs" / "telco.yaml",
+        dataset="telco",
         data=data,
         search_trials=trials,
         gate_min_roc_auc=0.0,

@@ -26,9 +26,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churnops.data.contract import DatasetContract
-from churnops.pipeline import prepare, run_pipeline
 from churnops.settings import Settings
 from churnops.training.families import build_pipeline
+from churnops.training.pipeline import prepare, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
@@ -52,7 +52,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)
-        overrides = {"data": args.data, "dataset": ROOT / "configs" / "telco.yaml"}
+        overrides = {"data": args.data, "dataset": "telco"}
         if args.trials:
             overrides["search_trials"] = args.trials
         settings = Settings(**overrides)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from churnops.errors import ChurnopsError
-from churnops.pipeline import run_pipeline
 from churnops.settings import load_settings
+from churnops.training.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = ROOT / ".churnops" / "reference"

@@ -91,7 +91,7 @@ def fast_settings(tmp_path: Path, **overrides: object) -> Settings:
 @dataclass(frozen=True)
 class TelcoRegistry:
     registry: Any  # tests.serving.conftest.TrainedRegistry: the folder with mlflow.db and mlartifacts
-    result: Any  # churnops.pipeline.PipelineResult of the run
+    result: Any  # churnops.training.pipeline.PipelineResult of the run
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +100,7 @@ def telco_registry(tmp_path_factory: pytest.TempPathFactory, telco_csv: Path) ->
 
     Shared by the monitoring, model and gate tests (copy its mlflow.db before moving aliases: tests/serving/conftest.py::registry_copy).
     """
-    from churnops.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
+    from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
     from tests.serving.conftest import TrainedRegistry  # noqa: PLC0415 - that module imports this one
 
     folder = tmp_path_factory.mktemp("telco-registry")

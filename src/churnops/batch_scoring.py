@@ -23,11 +23,12 @@ import pandas as pd
 from churnops.data import sources
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import Customers, load_customers
+from churnops.data.sources import DATA_CACHE, acquire_data
 from churnops.errors import ChurnopsError
-from churnops.pipeline import DATA_CACHE, Progress, SilentProgress, acquire_data
-from churnops.serving.predictor import ServedModel, load_served_model, served_version
-from churnops.serving.store import PredictionRecord, PredictionStore, new_prediction_ids
+from churnops.model.served import ServedModel, load_served_model, served_version
+from churnops.progress import Progress, SilentProgress
 from churnops.settings import Settings
+from churnops.store import PredictionStore, Recorded, score_and_record
 from churnops.tracking import connect, ensure_experiment
 
 ENDPOINT = "batch-scoring"
@@ -72,43 +73,29 @@ def score_batch(
     model = load_served_model(client, settings, fixed, served_version(client, settings))
     contract = model.contract
     progress.step("validate")
-    input_file = input_file or settings.batch_input or str(acquire_data(settings, contract)[0])
+    input_file = input_file or settings.batch_input or str(acquire_data(settings)[0])
     path = sources.resolve(input_file, DATA_CACHE, None)
     customers = load_customers(path, contract, source=input_file)
     output = output or settings.batch_output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
 
     records: list[dict[str, Any]] = customers.features.to_dict("records")  # type: ignore[assignment]
-    progress.step("score")
-    probabilities, seconds_per_row = _score(model, records, progress)
-    churn = probabilities >= model.threshold
-    ids = new_prediction_ids(len(records))
-    scored_at = datetime.now(UTC)
     ensure_experiment(settings, settings.batch_scoring_experiment)
     with mlflow.start_run(run_name=f"batch-{path.stem}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"churnops.kind": "batch-scoring", "model_version": model.version})
         mlflow.log_params({"input": input_file, "output": str(output), "model_name": model.name, "model_version": model.version})
-        table = _scored_table(contract, customers, model, ids, probabilities, scored_at)
-        progress.step("write Parquet")
-        _write_parquet(table, output)
-        predictions = [
-            PredictionRecord(
-                id=ids[row],
-                created_at=scored_at,
-                model_name=model.name,
-                model_version=model.version,
-                features=customer,
-                probability=float(probabilities[row]),
-                label=bool(churn[row]),
-                threshold=model.threshold,
-                latency_ms=seconds_per_row * 1000,
-                endpoint=ENDPOINT,
-                request_id=run_id,
-            )
-            for row, customer in enumerate(records)
-        ]
-        progress.step("store predictions")
-        spooled = _store(settings, predictions)
+        progress.step("score and store")
+        store = PredictionStore(
+            settings.store_url, settings.spool_dir, batch_size=settings.store_batch_size, flush_seconds=settings.store_flush_seconds
+        )
+        store.start()
+        try:
+            recorded = score_and_record(model, records, store, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows)
+            progress.step("write Parquet")
+            _write_parquet(_scored_table(contract, customers, model, recorded), output)
+        finally:
+            store.close()  # writes everything queued; what the database refuses is spooled to disk and replayed later
+        probabilities, churn, spooled = recorded.probabilities, recorded.churn, store.spooled_records
         result = BatchScoringResult(
             input=input_file,
             output=str(output),
@@ -131,50 +118,25 @@ def score_batch(
     return result
 
 
-def _scored_table(
-    contract: DatasetContract, customers: Customers, model: ServedModel, ids: list[str], probabilities: np.ndarray, scored_at: datetime
-) -> pd.DataFrame:
+def _scored_table(contract: DatasetContract, customers: Customers, model: ServedModel, recorded: Recorded) -> pd.DataFrame:
     """What the Parquet file holds: the customer id, the prediction, the model that made it, and the inputs."""
-    churn = probabilities >= model.threshold
+    churn = recorded.churn
     target = contract.target
     id_columns = {contract.id_column: customers.ids.to_numpy()} if customers.ids is not None and contract.id_column else {}
     outputs = pd.DataFrame(
         {
             **id_columns,
-            "prediction_id": ids,
-            "churn_probability": probabilities,
+            "prediction_id": recorded.ids,
+            "churn_probability": recorded.probabilities,
             "churn": churn,
             "label": np.where(churn, target.positive, target.negative),
             "threshold": model.threshold,
             "model_name": model.name,
             "model_version": model.version,
-            "scored_at": scored_at,
+            "scored_at": recorded.created_at,
         }
     )
     return outputs.join(customers.features.reset_index(drop=True))
-
-
-def _score(model: ServedModel, records: list[dict[str, Any]], progress: Progress) -> tuple[np.ndarray, float]:
-    """Churn probabilities in chunks (for progress), and the scoring time per row."""
-    probabilities = np.empty(len(records), dtype=np.float64)
-    started = time.perf_counter()
-    for start in range(0, len(records), CHUNK_ROWS):
-        chunk = records[start : start + CHUNK_ROWS]
-        probabilities[start : start + len(chunk)] = model.score(chunk)
-        progress.rows(start + len(chunk), len(records))
-    return probabilities, (time.perf_counter() - started) / len(records)
-
-
-def _store(settings: Settings, predictions: list[PredictionRecord]) -> int:
-    """Hand the predictions to the prediction store; returns how many wait in its spool (store unreachable)."""
-    store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=settings.store_batch_size, flush_seconds=settings.store_flush_seconds)
-    store.start()
-    try:
-        for start in range(0, len(predictions), CHUNK_ROWS):
-            store.record_predictions(predictions[start : start + CHUNK_ROWS])
-    finally:
-        store.close()  # writes everything queued; what the database refuses is spooled to disk and replayed later
-    return store.spooled_records
 
 
 def _write_parquet(table: pd.DataFrame, output: Path) -> None:

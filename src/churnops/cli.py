@@ -175,7 +175,7 @@ def _sized(column: Any) -> Any:
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
-        from churnops.pipeline import SilentProgress
+        from churnops.progress import SilentProgress
 
         yield SilentProgress()
         return
@@ -244,8 +244,8 @@ def pipeline(
         reported(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
     )
     _run(reported(lambda: _check_chosen(settings, settings.data)))
-    from churnops.pipeline import prepare, run_pipeline, start_tracking
-    from churnops.reuse import reusable_champion, training_key
+    from churnops.training.pipeline import prepare, run_pipeline, start_tracking
+    from churnops.training.reuse import reusable_champion, training_key
 
     def action(progress: Any) -> Any:
         if not reuse:
@@ -310,8 +310,8 @@ def train(
     _check(lambda: _check_source(data), lambda: _check_contract(dataset))
     settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
     _check(lambda: _check_chosen(settings, settings.data))
-    from churnops.pipeline import prepare
-    from churnops.pipeline import train as train_step
+    from churnops.training.pipeline import prepare
+    from churnops.training.pipeline import train as train_step
 
     def action(progress: Any) -> Any:
         progress.step("validate")
@@ -336,7 +336,8 @@ def evaluate(
 ) -> None:
     """Score a training run's model on its held-out test split, in a separate linked run."""
     settings = _run(lambda: _settings(tracking_uri=tracking_uri))
-    from churnops.pipeline import SilentProgress, evaluate_training, load_trained
+    from churnops.progress import SilentProgress
+    from churnops.training.pipeline import evaluate_training, load_trained
 
     def action() -> Any:
         prepared, trained = load_trained(settings, run_id)
@@ -515,7 +516,7 @@ def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL."
     _check(lambda: _check_source(data), lambda: _check_contract(dataset))
     settings = _run(lambda: _settings(data=data, dataset=dataset))
     _check(lambda: _check_chosen(settings, settings.data))
-    from churnops.pipeline import prepare
+    from churnops.training.pipeline import prepare
 
     prepared = _run(lambda: prepare(settings))
     dataset_ = prepared.dataset

@@ -1,6 +1,6 @@
 """Feature engineering shared by training and serving: one sklearn preprocessor built from the contract.
 
-The engineered-feature transformers have ONNX converters (churnops.training.onnx_converters), so the
+The engineered-feature transformers have ONNX converters (churnops.model.onnx_converters), so the
 fast inference artifact computes exactly the same features as the sklearn pipeline.
 """
 

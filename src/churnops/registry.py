@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnops.data.contract import GateSpec
+from churnops.data.sources import data_kind
 from churnops.errors import RegistryError
 from churnops.settings import Settings
 
@@ -169,3 +170,15 @@ def rollback_and_record(client: MlflowClient, settings: Settings) -> tuple[str, 
     current, previous = rollback(client, settings.model_name)
     record_decision(settings, "rollback", previous, GateDecision(True, [f"rollback from version {current}"]), {"rolled_back_from": current}, {})
     return current, previous
+
+
+def version_data_kind(client: MlflowClient, version: Any) -> str:
+    """synthetic / file / url for a registered version (older versions: from their training run's data_source)."""
+    kind = (version.tags or {}).get("data_kind")
+    if kind:
+        return str(kind)
+    try:
+        source = client.get_run(version.run_id).data.params.get("data_source", "")
+    except Exception:  # noqa: BLE001 - a deleted run: treat as real data, the safe side for the synthetic rule
+        return "file"
+    return data_kind(source)

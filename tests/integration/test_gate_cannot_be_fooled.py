@@ -14,8 +14,8 @@ import pytest
 from mlflow import MlflowClient
 
 from churnops import registry
-from churnops.pipeline import run_pipeline
 from churnops.settings import Settings
+from churnops.training.pipeline import run_pipeline
 from tests.conftest import TelcoRegistry
 from tests.integration.servers import churnops_api
 from tests.serving.conftest import api_settings, wait_until

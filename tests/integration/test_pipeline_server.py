@@ -11,8 +11,8 @@ import pytest
 
 from churnops import registry
 from churnops.errors import TrackingServerError
-from churnops.pipeline import prepare, run_pipeline
 from churnops.tracking import connect
+from churnops.training.pipeline import prepare, run_pipeline
 from tests.conftest import fast_settings, require
 from tests.integration.servers import free_port, mlflow_server, postgres_available, scratch_database
 

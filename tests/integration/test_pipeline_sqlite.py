@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 from churnops import registry
 from churnops.cli import app
 from churnops.errors import RegistryError
-from churnops.pipeline import SilentProgress, Trained, _log_model, evaluate_training, prepare, register_and_gate, run_pipeline
+from churnops.model.writer import log_model
+from churnops.progress import SilentProgress
 from churnops.tracking import connect, ensure_experiment
 from churnops.training.families import DEFAULT_PARAMS, build_pipeline
+from churnops.training.pipeline import Trained, evaluate_training, prepare, register_and_gate, run_pipeline, typical_customer
 from tests.conftest import fast_settings
 
 pytestmark = pytest.mark.integration
@@ -108,7 +110,7 @@ def _train_worse_model(settings, prepared) -> Trained:
     pipeline.fit(prepared.split.train.features, shuffled)
     with mlflow.start_run(run_name="deliberately-worse") as run:
         mlflow.set_tag("churnops.kind", "training")
-        model_uri = _log_model(pipeline, prepared, "logistic_regression", settings, 0.5)
+        model_uri = log_model(pipeline, prepared.contract, prepared.contract_file, typical_customer(prepared), "logistic_regression", 0.5)
     return Trained(run.info.run_id, model_uri, "logistic_regression", {}, 0.5, 0.0, 0.5, pipeline)
 
 

@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset, load_dataset
 from churnops.data.split import Split
+from churnops.model.onnx import OnnxChurnModel, export_onnx
 from churnops.training import families
-from churnops.training.fast_path import OnnxChurnModel, export_onnx
 
 # A small forest keeps the suite fast; the behaviour under test does not depend on its size.
 SMALL_FOREST = {**families.DEFAULT_PARAMS["random_forest"], "n_estimators": 30}

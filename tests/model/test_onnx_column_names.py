@@ -12,8 +12,8 @@ import pytest
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import Dataset, load_dataset
+from churnops.model.onnx import FastPathError, OnnxChurnModel, export_onnx
 from churnops.training import families
-from churnops.training.fast_path import FastPathError, OnnxChurnModel, export_onnx
 from tests.support.datasets import GYM, SUBSCRIPTION, OtherDataset, write
 
 PARAMS: dict[str, dict[str, Any]] = {  # small ensembles: the conversion, not the model's size, is under test

@@ -19,8 +19,8 @@ from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset
 from churnops.data.split import Split
 from churnops.features import build_preprocessor
+from churnops.model.reference import PROBABILITY
 from churnops.monitoring.drift import DriftConfig, DriftResult, FeatureDrift, detect_drift
-from churnops.monitoring.reference import PROBABILITY
 from churnops.settings import Settings
 from tests.monitoring.traffic import customers
 

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset
-from churnops.monitoring.elasticsearch import ElasticsearchExporter, ExportFailed, mappings
-from churnops.serving.store import FEEDBACK, PREDICTIONS, PredictionStore, create_store_engine
 from churnops.settings import Settings
+from churnops.store import FEEDBACK, PREDICTIONS, PredictionStore, create_store_engine
+from churnops.store.elasticsearch import ElasticsearchExporter, ExportFailed, mappings
 from tests.conftest import CONTRACT_PATH
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.integration.servers import churnops_api, free_port

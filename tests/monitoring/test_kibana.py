@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from churnops.data.contract import DatasetContract
-from churnops.monitoring.elasticsearch import mappings
 from churnops.monitoring.kibana import import_saved_objects
+from churnops.store.elasticsearch import mappings
 from tests.fakes.kibana import FakeKibana
 
 ROOT = Path(__file__).resolve().parents[2]

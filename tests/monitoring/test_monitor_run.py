@@ -28,9 +28,9 @@ from mlflow import MlflowClient
 
 from churnops.data.contract import load_contract
 from churnops.data.loading import Dataset
-from churnops.pipeline import load_logged_pipeline
-from churnops.serving.store import ALERTS, MONITORING_RUNS, PredictionStore, RequestRecord
+from churnops.model.churn_model import load_logged_pipeline
 from churnops.settings import Settings
+from churnops.store import ALERTS, MONITORING_RUNS, PredictionStore, RequestRecord
 from tests.conftest import CONTRACT_PATH
 from tests.integration.servers import free_port
 from tests.monitoring.conftest import TelcoRegistry, monitor_settings

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from churnops.serving.store import MONITORING_RUNS, PredictionStore
+from churnops.store import MONITORING_RUNS, PredictionStore
 from tests.conftest import require
 from tests.integration.servers import churnops_api, prometheus_server
 from tests.monitoring.conftest import TelcoRegistry

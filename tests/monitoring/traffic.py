@@ -17,7 +17,7 @@ import pandas as pd
 
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset, to_model_frame
-from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, new_prediction_ids
+from churnops.store import FeedbackRecord, PredictionRecord, PredictionStore, new_prediction_ids
 
 
 def customers(dataset: Dataset, count: int, seed: int, drifted: bool = False) -> tuple[pd.DataFrame, pd.Series]:

@@ -14,8 +14,8 @@ import pytest
 
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import load_dataset, to_model_frame
-from churnops.pipeline import run_pipeline
 from churnops.settings import Settings
+from churnops.training.pipeline import run_pipeline
 from tests.conftest import fast_settings
 
 

@@ -14,7 +14,8 @@ from mlflow.tracking import MlflowClient
 from churnops import registry
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
-from churnops.pipeline import load_logged_pipeline, run_pipeline
+from churnops.model.churn_model import load_logged_pipeline
+from churnops.training.pipeline import run_pipeline
 from tests.conftest import fast_settings
 from tests.integration.servers import churnops_api, free_port
 from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until

@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from churnops.errors import ConfigError, StoreError
-from churnops.serving.store import METADATA, VERSION_TABLE, FeedbackRecord, PredictionRecord, PredictionStore
+from churnops.store import METADATA, VERSION_TABLE, FeedbackRecord, PredictionRecord, PredictionStore
 from tests.conftest import require
 from tests.integration.servers import postgres_available, scratch_database
 from tests.serving.proxy import TcpProxy
@@ -406,7 +406,7 @@ WORKER = """
 import sys, uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from churnops.serving.store import PredictionRecord, PredictionStore
+from churnops.store import PredictionRecord, PredictionStore
 
 store = PredictionStore(sys.argv[1], Path(sys.argv[2]), retry_seconds=60)
 store.start()

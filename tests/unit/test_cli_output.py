@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from churnops.cli import performance_note, versions_note
-from churnops.reuse import training_key
 from churnops.settings import Settings
+from churnops.training.reuse import training_key
 
 CONTRACT = Path(__file__).resolve().parents[2] / "src" / "churnops" / "data" / "contracts" / "telco.yaml"
 

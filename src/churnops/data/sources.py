@@ -7,10 +7,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from churnops.data import synthetic
 from churnops.data.contract import DatasetContract
 from churnops.errors import ConfigError, SourceError
+from churnops.settings import Settings
 
 CHUNK = 1 << 16
+DATA_CACHE = Path(".churnops") / "data"  # downloads, built-in synthetic files, version contracts
+SYNTHETIC_PREFIX = "synthetic:"
 
 
 def is_url(source: str) -> bool:
@@ -76,3 +80,19 @@ def fetch_contract_data(contract: DatasetContract, destination: Path | None = No
         raise ConfigError(f"Contract '{contract.name}' has no 'download' section (url, sha256) to fetch from.")
     target = destination or Path("data") / f"{contract.name}.csv"
     return download(contract.download.url, target, contract.download.sha256)
+
+
+def acquire_data(settings: Settings) -> tuple[Path, str]:
+    """The local file to read and a description of where it came from: the configured data, else the built-in synthetic set."""
+    if settings.data is None:
+        path = DATA_CACHE / f"synthetic-{settings.seed}-{settings.synthetic_rows}.csv"
+        synthetic.write(path, rows=settings.synthetic_rows, seed=settings.seed)
+        return path, f"{SYNTHETIC_PREFIX}rows={settings.synthetic_rows},seed={settings.seed}"
+    return resolve(settings.data, DATA_CACHE, settings.data_sha256), settings.data
+
+
+def data_kind(source: str) -> str:
+    """synthetic, url or file: recorded on every version, and what the synthetic rule reads."""
+    if source.startswith(SYNTHETIC_PREFIX):
+        return "synthetic"
+    return "url" if is_url(source) else "file"

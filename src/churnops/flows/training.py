@@ -14,12 +14,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 import churnops.data
-from churnops import pipeline
 from churnops.data import sources
 from churnops.data.contract import contract_path
 from churnops.errors import ConfigError
 from churnops.flows.runs import RETRIES, RETRY_DELAYS_SECONDS, RunLogProgress, link_mlflow_runs, publish_summary, retry_on_transient_errors
+from churnops.retraining import retraining_settings
 from churnops.settings import Settings, load_settings
+from churnops.training import pipeline
 
 
 def validated_data_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
@@ -98,7 +99,7 @@ def training_flow(data: str | None = None, trials: int | None = None, seed: int 
             f"Data source '{data[:200]}' is not allowed: the training flow trains on CHURNOPS_DATA or a CHURNOPS_RETRAIN_ALLOWED_DATA source."
         )
     settings = load_settings(data=data, search_trials=trials, seed=seed)
-    settings = pipeline.retraining_settings(settings, pipeline.start_tracking(settings))
+    settings = retraining_settings(settings, pipeline.start_tracking(settings))
     prepared = hold_out(settings, validate(settings))
     trained = train(settings, prepared)
     evaluated = evaluate(settings, prepared, trained)

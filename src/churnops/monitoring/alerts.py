@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 
 from churnops.monitoring.window import Window
 from churnops.notifications import email_configured, post_webhook, send_email
-from churnops.serving.store import ALERTS, MONITORING_RUNS
 from churnops.settings import Settings
+from churnops.store import ALERTS, MONITORING_RUNS
 
 log = logging.getLogger("churnops.alerts")
 

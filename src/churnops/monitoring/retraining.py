@@ -1,4 +1,4 @@
-"""Retraining after an alert: the pipeline on the base data plus the labelled production rows, through the gate."""
+"""Retraining after an alert: the pipeline on the base data plus the labelled production rows, through the gate (churnops.retraining)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.data.contract import DatasetContract
-from churnops.pipeline import PipelineResult, acquire_data, retraining_settings, run_pipeline
+from churnops.data.sources import acquire_data
+from churnops.retraining import retraining_settings, run_pipeline_process
 from churnops.settings import Settings
 from churnops.tracking import connect
 
@@ -30,7 +31,7 @@ class RetrainOutcome:
 
 def training_data_with_feedback(settings: Settings, contract: DatasetContract, predictions: pd.DataFrame) -> tuple[Path, int]:
     """The base training file with the window's labelled predictions appended, in the same raw CSV layout."""
-    base_path, _ = acquire_data(settings, contract)
+    base_path, _ = acquire_data(settings)
     base = pd.read_csv(base_path, dtype=str, keep_default_na=False)
     labelled = predictions[predictions["churned"].notna()]
     added = pd.DataFrame({name: labelled[name].to_numpy() for name in contract.feature_columns})
@@ -56,10 +57,10 @@ def retrain(settings: Settings, contract: DatasetContract, predictions: pd.DataF
     run_settings = settings
     if settings.retrain_with_feedback and predictions["churned"].notna().any():
         path, added = training_data_with_feedback(settings, contract, predictions)
-        base = settings.data or acquire_data(settings, contract)[1]
+        base = settings.data or acquire_data(settings)[1]
         run_settings = settings.model_copy(update={"data": str(path.resolve()), "data_sha256": None, "data_derived_from": f"{base} + feedback"})
     log.info("Retraining on %s (%d labelled production rows added)", run_settings.data or "synthetic data", added)
-    result: PipelineResult = run_pipeline(run_settings)
+    result = run_pipeline_process(run_settings)  # the one way to retrain (churnops.retraining), as the API's jobs do
     return RetrainOutcome(
         result.version, result.promoted, result.reasons, result.champion_version, run_settings.data or "synthetic", added, result.training_run_id
     )

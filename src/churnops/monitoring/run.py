@@ -18,22 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.errors import ConfigError
+from churnops.model.churn_model import version_contract
+from churnops.model.reference import PROBABILITY, Reference, load_reference
 from churnops.monitoring import alerts as alerting
 from churnops.monitoring.drift import DriftConfig, DriftResult, detect_drift
 from churnops.monitoring.health import measure_host, measure_service
 from churnops.monitoring.performance import measure_performance
 from churnops.monitoring.quality import check_quality
-from churnops.monitoring.reference import PROBABILITY, Reference, load_reference
 from churnops.monitoring.retraining import retrain
 from churnops.monitoring.window import Window, WindowData, read_window
-from churnops.serving.store import create_store_engine
+from churnops.retraining import RetrainingFailed
 from churnops.settings import Settings
+from churnops.store import create_store_engine
 from churnops.tracking import connect, ensure_experiment
-from churnops.training.churn_model import version_contract
 
 log = logging.getLogger("churnops.monitoring")
 
@@ -74,27 +77,35 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
         summary["notifications"] = alerting.notify(found, settings)
         if settings.elasticsearch_url:
             step("export")
-            from churnops.monitoring.elasticsearch import ElasticsearchExporter  # noqa: PLC0415 - the client (~2 s to import) only when configured
+            from churnops.store.elasticsearch import ElasticsearchExporter  # noqa: PLC0415 - the client (~2 s to import) only when configured
 
             summary["export"] = ElasticsearchExporter(settings, contract).export_all(engine, summary)
         summary["retraining"] = None
         if settings.auto_retrain and any(alert.retrain for alert in found):
             step("retrain")
-            try:
-                outcome = retrain(settings, contract, current)
-            except ConfigError as error:  # no configured data: retraining could not replace the champion
-                log.warning("auto-retrain skipped: %s", error)
-                summary["retraining"] = {"skipped": str(error)}
-                client.set_tag(run_id, "retrain.skipped", str(error)[:500])
-            else:
-                summary["retraining"] = asdict(outcome)
-                client.set_tag(run_id, "retrain.version", outcome.version)
-                client.set_tag(run_id, "retrain.promoted", str(outcome.promoted).lower())
+            summary["retraining"] = _retrain(settings, contract, current, client, run_id)
         summary["seconds"] = round(time.perf_counter() - started, 2)
         _keep_locally(settings, summary, drift, run_id)
         return summary
     finally:
         engine.dispose()
+
+
+def _retrain(settings: Settings, contract: DatasetContract, current: pd.DataFrame, client: MlflowClient, run_id: str) -> dict[str, Any]:
+    """Retrain after an alert; a skipped or failed retraining is on record and keeps the monitoring run."""
+    try:
+        outcome = retrain(settings, contract, current)
+    except ConfigError as error:  # no configured data: retraining could not replace the champion
+        log.warning("auto-retrain skipped: %s", error)
+        client.set_tag(run_id, "retrain.skipped", str(error)[:500])
+        return {"skipped": str(error)}
+    except RetrainingFailed as error:
+        log.error("auto-retrain failed: %s", error)
+        client.set_tag(run_id, "retrain.failed", str(error)[:500])
+        return {"failed": str(error)}
+    client.set_tag(run_id, "retrain.version", outcome.version)
+    client.set_tag(run_id, "retrain.promoted", str(outcome.promoted).lower())
+    return asdict(outcome)
 
 
 def _measure(

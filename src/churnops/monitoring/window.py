@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
 from churnops.errors import StoreError
-from churnops.serving.store import FEEDBACK, PREDICTIONS, REQUESTS, migrate
+from churnops.store import FEEDBACK, PREDICTIONS, REQUESTS, migrate
 from churnops.timespan import Window, parse_duration, parse_time  # parsing lives in a light module the CLI checks with
 
 __all__ = ["PREDICTION_COLUMNS", "Window", "WindowData", "parse_duration", "parse_time", "read_window"]

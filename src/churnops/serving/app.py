@@ -14,10 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from churnops.model.served import ModelUnavailable
 from churnops.serving import docs, guards
 from churnops.serving.jobs import JobConflict, RetrainRefused
 from churnops.serving.logs import configure_json_logging, request_id
-from churnops.serving.predictor import ModelUnavailable
 from churnops.serving.routes import admin, feedback, operations, predictions
 from churnops.serving.service import Service
 from churnops.settings import Settings

@@ -1,16 +1,12 @@
-"""Retraining jobs started from the API: `churnops pipeline --json` in a child process.
+"""Retraining jobs started from the API: `churnops.retraining.run_pipeline_process` on a thread.
 
-A child process keeps the search's CPU work and memory out of the serving process, and it runs
-exactly what the CLI runs. One job at a time; the newest jobs are kept in memory.
+One job at a time; the newest jobs are kept in memory.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess  # nosec B404  # our own interpreter and CLI, with an argument list, never a shell
-import sys
+import subprocess  # nosec B404  # only the type of the pipeline's process, started by churnops.retraining
 import threading
 import uuid
 from collections import OrderedDict, deque
@@ -19,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from churnops.errors import ChurnopsError, ConfigError
+from churnops.retraining import LOG_TAIL_LINES, RetrainingFailed, retraining_settings, run_pipeline_process
 from churnops.settings import Settings
+from churnops.tracking import connect
 
 log = logging.getLogger("churnops.jobs")
 KEPT_JOBS = 100
-LOG_TAIL_LINES = 30
 
 
 class JobConflict(ChurnopsError):
@@ -77,9 +74,6 @@ class RetrainJobs:
 
     def _run_settings(self, data: str | None) -> Settings:
         """The job's settings: its data, and the champion's contract; refuses synthetic data against a real-data champion."""
-        from churnops.pipeline import retraining_settings  # noqa: PLC0415 - the training stack only when a job is asked for
-        from churnops.tracking import connect  # noqa: PLC0415
-
         settings = self.settings.model_copy(update={"data": data}) if data else self.settings
         try:
             return retraining_settings(settings, connect(settings))
@@ -87,56 +81,25 @@ class RetrainJobs:
             raise JobConflict(str(error)) from None
 
     def _run(self, job: dict[str, Any], settings: Settings, trials: int | None) -> None:
-        command = [sys.executable, "-m", "churnops", "pipeline", "--json"]
-        if trials:
-            command += ["--trials", str(trials)]
-        environment = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
-        environment.pop("MLFLOW_RUN_ID", None)
         job.update(status="running", started_at=datetime.now(UTC))
         log.info("retraining job started", extra={"job_id": job["id"]})
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+
+        def follow(line: str) -> None:
+            tail.append(line)
+            job["log_tail"] = "\n".join(tail)
+
+        def started(process: subprocess.Popen[str]) -> None:
+            self._process = process
+
         try:
-            self._process = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and CLI; an argument list, no shell
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
-            )
-            if self._process.stdout is None:  # cannot happen with stdout=PIPE; the check narrows the type
-                raise OSError("no pipe to the pipeline's output")
-            for line in self._process.stdout:
-                tail.append(line.rstrip())
-                job["log_tail"] = "\n".join(tail)
-            returncode = self._process.wait()
-            result = _last_json(tail)
-            if returncode == 0 and result is not None:
-                job.update(
-                    status="succeeded",
-                    version=str(result.get("version")),
-                    promoted=bool(result.get("promoted")),
-                    reasons=list(result.get("reasons", [])),
-                )
-            else:
-                job.update(status="failed", error=_error_line(tail) or f"pipeline exited with code {returncode}")
-        except (OSError, ValueError) as error:  # ValueError: an argument Popen refuses (a NUL byte); the job must not stay "running"
-            job.update(status="failed", error=f"could not start the pipeline: {error}")
+            result = run_pipeline_process(settings, trials, on_line=follow, on_start=started)
+            job.update(status="succeeded", version=result.version, promoted=result.promoted, reasons=result.reasons)
+        except RetrainingFailed as error:
+            job.update(status="failed", error=str(error))
         finally:
             job["finished_at"] = datetime.now(UTC)
             self._process = None
         log.info("retraining job finished", extra={"job_id": job["id"], "status": job["status"], "version": job.get("version")})
         if job["status"] == "succeeded" and self.on_finished is not None:
             self.on_finished()  # pick up a promotion now instead of at the next poll
-
-
-def _last_json(lines: deque[str]) -> dict[str, Any] | None:
-    """`pipeline --json` ends with one JSON object on one line."""
-    for line in reversed(lines):
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                return None
-            return value if isinstance(value, dict) else None
-    return None
-
-
-def _error_line(lines: deque[str]) -> str | None:
-    errors = [line for line in lines if line.startswith("error:")]
-    return errors[-1] if errors else None

@@ -17,13 +17,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from churnops.data.contract import DatasetContract, load_contract
+from churnops.model.served import ModelUnavailable, ServedModel, same_columns
 from churnops.serving.jobs import RetrainJobs
 from churnops.serving.logs import request_id
 from churnops.serving.metrics import ServiceMetrics
-from churnops.serving.predictor import ChampionWatcher, ModelUnavailable, ServedModel, same_columns
 from churnops.serving.schemas import batch_request_model, customer_model
-from churnops.serving.store import FeedbackRecord, PredictionRecord, PredictionStore, RequestRecord, create_store_engine, new_prediction_ids
+from churnops.serving.watcher import ChampionWatcher
 from churnops.settings import Settings
+from churnops.store import FeedbackRecord, PredictionStore, RequestRecord, create_store_engine, new_prediction_ids, score_and_record
 
 log = logging.getLogger("churnops.service")
 
@@ -70,7 +71,7 @@ class Service:
         self.store.start()
         self.watcher.start()
         if self.settings.elasticsearch_url:
-            from churnops.monitoring.elasticsearch import ExportLoop  # noqa: PLC0415 - the Elasticsearch client (~2 s to import) only when configured
+            from churnops.store.elasticsearch import ExportLoop  # noqa: PLC0415 - the Elasticsearch client (~2 s to import) only when configured
 
             self.exports = ExportLoop(self.settings, self.contract, create_store_engine(self.settings.store_url))
             self.exports.start()
@@ -117,35 +118,13 @@ class Service:
     def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
         """Score, count and store; the caller shapes the response."""
         model = self.model()  # held for the whole call: a swap meanwhile does not affect it
-        started = time.perf_counter()
-        probabilities = model.score(customers).tolist()
-        churn = [probability >= model.threshold for probability in probabilities]
+        recorded = score_and_record(model, customers, self.store, endpoint, request_id.get())
+        probabilities = recorded.probabilities.tolist()
+        churn = recorded.churn.tolist()
         target = self.contract.target
         labels = [target.positive if flag else target.negative for flag in churn]
-        ids = new_prediction_ids(len(customers))
-        latency_ms = (time.perf_counter() - started) * 1000
-        now = datetime.now(UTC)
-        current_request = request_id.get()
-        self.store.record_predictions(
-            [
-                PredictionRecord(
-                    id=ids[row],
-                    created_at=now,
-                    model_name=model.name,
-                    model_version=model.version,
-                    features=customer,
-                    probability=probabilities[row],
-                    label=churn[row],
-                    threshold=model.threshold,
-                    latency_ms=latency_ms,
-                    endpoint=endpoint,
-                    request_id=current_request,
-                )
-                for row, customer in enumerate(customers)
-            ]
-        )
         self.metrics.observe_predictions(probabilities, labels)
-        return Scored(model, ids, probabilities, churn, labels)
+        return Scored(model, recorded.ids, probabilities, churn, labels)
 
     def prediction_rows(self, scored: Scored, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         id_column = self.contract.id_column

@@ -29,14 +29,6 @@ ARTIFACT_PATH = "evaluation"
 FILE_NAME = "evaluation_set.parquet"
 TARGET = "__target__"
 ID = "__id__"
-SYNTHETIC_PREFIX = "synthetic:"
-
-
-def data_kind(source: str) -> str:
-    """synthetic, url or file: recorded on every version, and what the synthetic rule reads."""
-    if source.startswith(SYNTHETIC_PREFIX):
-        return "synthetic"
-    return "url" if sources.is_url(source) else "file"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from churnops.model.served import ModelUnavailable
 from churnops.serving.deps import ServiceDep
 from churnops.serving.guards import (
     MAX_REPORTED_ERRORS,
@@ -23,7 +24,6 @@ from churnops.serving.guards import (
     strict_loads,
 )
 from churnops.serving.invocations import InvocationsInputError, openapi_request_body, parse_payload
-from churnops.serving.predictor import ModelUnavailable
 from churnops.serving.schemas import BatchPrediction, ErrorBody, InvocationsError, InvocationsResult, Prediction
 from churnops.serving.service import Service
 

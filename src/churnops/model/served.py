@@ -1,16 +1,12 @@
-"""The served model: load a registry version (ONNX fast path, MLflow pyfunc fallback) and follow its alias.
+"""A registry version ready to score: ONNX fast path, MLflow pyfunc fallback, checked against its contract.
 
-A `ChampionWatcher` thread re-reads the alias every `alias_poll_seconds`; when it moved, the new
-version is loaded beside the old one and swapped in with one reference assignment, so requests
-already holding the old model finish on it and none fails.
+The API, batch scoring, monitoring and the front end load versions through `load_served_model`.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +20,12 @@ import yaml
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import to_model_frame
 from churnops.errors import ChurnopsError
+from churnops.model.churn_model import artifact_file, churn_probabilities, download_version, read_example
+from churnops.model.onnx import OnnxChurnModel
 from churnops.registry import version_by_alias
 from churnops.settings import Settings
-from churnops.tracking import connect
-from churnops.training.churn_model import artifact_file, download_version, read_example
-from churnops.training.fast_path import OnnxChurnModel
 
 log = logging.getLogger("churnops.model")
-CLASS_PROBABILITY_NDIM = 2  # output of versions logged before churnops 0.2 (sklearn predict_proba): one column per class
 
 
 class ModelUnavailable(ChurnopsError):
@@ -59,11 +53,7 @@ class PyfuncScorer:
 
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray:
         frame = to_model_frame(pd.DataFrame.from_records(records), self.contract)
-        output = self.model.predict(frame)
-        if isinstance(output, pd.DataFrame) and "churn_probability" in output.columns:
-            return output["churn_probability"].to_numpy(dtype=np.float64)
-        values = np.asarray(output)
-        return np.asarray(values[:, 1] if values.ndim == CLASS_PROBABILITY_NDIM else values, dtype=np.float64)
+        return churn_probabilities(self.model.predict(frame))
 
 
 @dataclass(frozen=True)
@@ -195,69 +185,3 @@ def _is_number(value: str | None) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-class ChampionWatcher:
-    """Holds the served model and swaps it when the alias moves."""
-
-    def __init__(self, settings: Settings, contract: DatasetContract | None, on_swap: Callable[[ServedModel], None] | None = None) -> None:
-        self.settings = settings
-        self.contract = contract  # fixed by --dataset, or None: each version's own
-        self.on_swap = on_swap
-        self.current: ServedModel | None = None
-        self.reason = "the model is not loaded yet"
-        self._lock = threading.Lock()  # one load at a time (poller vs /admin/reload)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.check()
-        self._thread = threading.Thread(target=self._poll, name="champion-watcher", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def check(self) -> bool:
-        """Load the alias's version if it differs from the served one. True when the model changed."""
-        with self._lock:
-            try:
-                client = connect(self.settings)
-                version = served_version(client, self.settings)
-                if self.current is not None and self.current.version == version:
-                    return False
-                loaded = load_served_model(client, self.settings, self.contract, version)
-            except ChurnopsError as error:
-                return self._unavailable(str(error))
-            except Exception as error:  # noqa: BLE001 - registry/network errors keep the old model serving
-                return self._unavailable(f"loading '{self.settings.model_name}@{self.settings.serve_alias}' failed: {error}")
-            previous = self.current
-            if self.on_swap is not None:
-                self.on_swap(loaded)  # the request models follow before the model does
-            self.current = loaded  # the swap: requests that already hold `previous` finish on it
-            self.reason = ""
-            log.info(
-                "serving model",
-                extra={
-                    "model_name": loaded.name,
-                    "model_version": loaded.version,
-                    "previous_version": previous.version if previous else None,
-                    "inference": loaded.inference,
-                },
-            )
-            return True
-
-    def _unavailable(self, reason: str) -> bool:
-        if self.current is None:
-            if reason != self.reason:
-                log.warning("no model to serve: %s", reason)
-            self.reason = reason
-        else:
-            log.warning("keeping version %s: %s", self.current.version, reason)
-        return False
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.settings.alias_poll_seconds):
-            self.check()

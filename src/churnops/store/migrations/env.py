@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from churnops.serving.store import METADATA, VERSION_TABLE
+from churnops.store import METADATA, VERSION_TABLE
 
 
 def run_migrations(connection: sa.Connection) -> None:

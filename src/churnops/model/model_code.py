@@ -6,6 +6,6 @@ churnops modules it imports travels in the version's `code/` folder.
 
 from mlflow.models import set_model
 
-from churnops.training.churn_model import ChurnModel
+from churnops.model.churn_model import ChurnModel
 
 set_model(ChurnModel())

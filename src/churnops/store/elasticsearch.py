@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from churnops.data.contract import DatasetContract
-from churnops.serving.store import ALERTS, FEEDBACK, PREDICTIONS, migrate
 from churnops.settings import Settings
+from churnops.store import ALERTS, FEEDBACK, PREDICTIONS, migrate
 
 log = logging.getLogger("churnops.elasticsearch")
 

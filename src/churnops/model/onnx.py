@@ -33,7 +33,7 @@ def export_onnx(pipeline: Pipeline, contract: DatasetContract, path: Path) -> Pa
     from skl2onnx import to_onnx  # noqa: PLC0415 - only the export needs skl2onnx
     from skl2onnx.common.data_types import DoubleTensorType, StringTensorType  # noqa: PLC0415 - only the export needs skl2onnx
 
-    from churnops.training import onnx_converters  # noqa: PLC0415 - imports skl2onnx
+    from churnops.model import onnx_converters  # noqa: PLC0415 - imports skl2onnx
 
     onnx_converters.register()
     inputs = [

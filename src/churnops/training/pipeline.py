@@ -1,68 +1,46 @@
-"""The steps composed: data -> split -> search + train -> evaluate -> register -> gate.
+"""The training steps composed: data -> split -> search + train -> evaluate -> register -> gate.
 
-The CLI, MLproject entry points and (later) orchestrator flows and the API all call these functions.
+The CLI, the MLproject entry points and the training flow call these functions; retraining
+(API jobs, monitoring) runs them through `churnops pipeline` in a child process (churnops.retraining).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
-from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-import churnops
 from churnops import registry
-from churnops.data import sources, synthetic
+from churnops.data import sources
 from churnops.data.contract import DatasetContract, contract_path, load_contract
 from churnops.data.loading import Dataset, load_dataset
+from churnops.data.sources import DATA_CACHE, acquire_data, data_kind
 from churnops.data.split import Split, split_around, split_dataset
-from churnops.errors import ChurnopsError, ConfigError, DataError
-from churnops.monitoring.reference import log_reference
-from churnops.reuse import TRAINING_KEY_TAG, training_key
+from churnops.errors import ChurnopsError, DataError
+from churnops.model import churn_model, onnx
+from churnops.model.churn_model import churn_probabilities, load_logged_pipeline
+from churnops.model.reference import log_reference
+from churnops.model.writer import log_model
+from churnops.progress import Progress, SilentProgress
 from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment, git_commit
-from churnops.training import churn_model, fast_path
 from churnops.training import evaluation_set as evaluation_sets
 from churnops.training.evaluate import choose_threshold, evaluate
-from churnops.training.evaluation_set import EvaluationSet, data_kind
+from churnops.training.evaluation_set import EvaluationSet
 from churnops.training.families import build_pipeline
+from churnops.training.reuse import TRAINING_KEY_TAG, training_key
 from churnops.training.search import search
-
-DATA_CACHE = Path(".churnops") / "data"
-MODEL_ARTIFACT = "model"
-
-
-class Progress(Protocol):
-    def step(self, name: str) -> None: ...
-    def trial(self, done: int, total: int, score: float, best: float) -> None: ...
-    def rows(self, done: int, total: int) -> None: ...
-
-
-class SilentProgress:
-    def step(self, name: str) -> None:
-        pass
-
-    def trial(self, done: int, total: int, score: float, best: float) -> None:
-        pass
-
-    def rows(self, done: int, total: int) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -132,19 +110,10 @@ class PipelineResult:
         return asdict(self)
 
 
-def acquire_data(settings: Settings, contract: DatasetContract) -> tuple[Path, str]:
-    """The local file to read and a description of where it came from."""
-    if settings.data is None:
-        path = DATA_CACHE / f"synthetic-{settings.seed}-{settings.synthetic_rows}.csv"
-        synthetic.write(path, rows=settings.synthetic_rows, seed=settings.seed)
-        return path, f"synthetic:rows={settings.synthetic_rows},seed={settings.seed}"
-    return sources.resolve(settings.data, DATA_CACHE, settings.data_sha256), settings.data
-
-
 def prepare(settings: Settings) -> Prepared:
     """Load the contract and the data, validate, and split."""
     contract = load_contract(settings.dataset)
-    path, source = acquire_data(settings, contract)
+    path, source = acquire_data(settings)
     dataset = load_dataset(path, contract, source=source)
     split = split_dataset(dataset, settings.test_size, settings.validation_size, settings.seed)
     own = evaluation_sets.from_part(split.test, f"this run's held-out test split ({len(split.test.target)} rows)")
@@ -174,7 +143,7 @@ def trusted_evaluation_set(settings: Settings, client: MlflowClient, prepared: P
     champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
     if champion is None:
         return None
-    if version_data_kind(client, champion) == "synthetic" and prepared.data_kind != "synthetic":
+    if registry.version_data_kind(client, champion) == "synthetic" and prepared.data_kind != "synthetic":
         return None  # real data is judged on real rows; the synthetic champion is scored on them too
     evaluation_run = champion.tags.get("evaluation_run_id")
     if not evaluation_run:
@@ -183,18 +152,6 @@ def trusted_evaluation_set(settings: Settings, client: MlflowClient, prepared: P
     if found is None:
         return None
     return replace(found, description=f"{found.description} ({found.rows} rows)")
-
-
-def version_data_kind(client: MlflowClient, version: Any) -> str:
-    """synthetic / file / url for a registered version (older versions: from their training run's data_source)."""
-    kind = (version.tags or {}).get("data_kind")
-    if kind:
-        return str(kind)
-    try:
-        source = client.get_run(version.run_id).data.params.get("data_source", "")
-    except Exception:  # noqa: BLE001 - a deleted run: treat as real data, the safe side for the synthetic rule
-        return "file"
-    return data_kind(source)
 
 
 def start_tracking(settings: Settings) -> MlflowClient:
@@ -260,67 +217,9 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
         )
         progress.step("log model")
         log_reference(pipeline, split.train.features)  # what monitoring compares production traffic with
-        model_uri = _log_model(pipeline, prepared, result.family, settings, threshold)
+        model_uri = log_model(pipeline, contract, prepared.contract_file, typical_customer(prepared), result.family, threshold)
         mlflow.set_tag("model_uri", model_uri)
     return Trained(run.info.run_id, model_uri, result.family, result.params, result.cv_roc_auc_mean, result.cv_roc_auc_std, threshold, pipeline)
-
-
-def _log_model(pipeline: Pipeline, prepared: Prepared, family: str, settings: Settings, threshold: float) -> str:
-    """A models-from-code pyfunc (churnops.training.churn_model) with the skops pipeline, its ONNX form,
-    the contract and a typical customer as artifacts, and a copy of the code it imports."""
-    import skops.io  # noqa: PLC0415 - only logging a model writes skops files
-
-    contract = prepared.contract
-    files = churn_model.ARTIFACT_FILES
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        fast_path.export_onnx(pipeline, contract, root / files["onnx"])
-        skops.io.dump(pipeline, root / files["pipeline"])
-        shutil.copyfile(prepared.contract_file, root / files["contract"])
-        example = typical_customer(prepared)
-        (root / files["example"]).write_text(json.dumps(example), encoding="utf-8")
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT,
-            python_model=str(Path(churn_model.__file__).with_name("model_code.py")),
-            artifacts={key: str(root / name) for key, name in files.items()},
-            code_paths=[str(_model_code(root / "code"))],
-            model_config={"threshold": threshold},
-            signature=_signature(contract),
-            input_example=pd.DataFrame([{name: example[name] for name in contract.feature_columns}]),
-            metadata={"threshold": threshold, "positive_label": contract.target.positive, "family": family},
-            pip_requirements=_requirements(),
-        )
-    return str(info.model_uri)
-
-
-def _model_code(destination: Path) -> Path:
-    """The churnops modules the model imports, as a package folder for `code_paths`."""
-    package = Path(churnops.__file__).parent
-    target = destination / "churnops"
-    for relative in churn_model.MODEL_CODE:
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(package / relative, target / relative)
-    return target
-
-
-def _signature(contract: DatasetContract) -> ModelSignature:
-    """Column names documented, types left to the model: it accepts raw file codes and numbers as text, and checks them itself."""
-    columns: list[ColSpec | TensorSpec] = [ColSpec(AnyType(), name, required=not spec.nullable) for name, spec in contract.columns.items()]
-    if contract.id_column:
-        columns.insert(0, ColSpec(AnyType(), contract.id_column, required=False))  # passed through, not scored
-    inputs = Schema(columns)
-    outputs = Schema([ColSpec("double", "churn_probability"), ColSpec("boolean", "churn")])
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-# What the logged model imports (see churn_model.MODEL_CODE), pinned from the running environment:
-# a clean environment built from them loads and scores the version.
-MODEL_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy", "onnxruntime", "pandera", "pydantic", "pyyaml")
-
-
-def _requirements() -> list[str]:
-    """Pinned from the running environment (inferring them would re-import the model in a subprocess)."""
-    return [f"mlflow=={version('mlflow')}", *(f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS)]
 
 
 def typical_customer(prepared: Prepared) -> dict[str, Any]:
@@ -361,7 +260,7 @@ def evaluate_training(settings: Settings, prepared: Prepared, trained: Trained, 
         result = evaluate(trained.pipeline, test, trained.threshold, settings.seed)
         model_dir = Path(mlflow.artifacts.download_artifacts(trained.model_uri))
         onnx_file = churn_model.artifact_file(model_dir, "onnx")
-        parity = fast_path.parity_difference(trained.pipeline, fast_path.OnnxChurnModel(onnx_file, prepared.contract), test.features)
+        parity = onnx.parity_difference(trained.pipeline, onnx.OnnxChurnModel(onnx_file, prepared.contract), test.features)
         mlflow.log_metrics({**{f"test_{key}": value for key, value in result.metrics.items()}, "fast_path_max_abs_diff": parity})
         for name, figure in result.figures.items():
             mlflow.log_figure(figure, f"plots/{name}")
@@ -380,47 +279,10 @@ def champion_metrics_on(settings: Settings, client: Any, test: pd.DataFrame, tar
     return str(champion.version), {"roc_auc": float(roc_auc_score(target, probabilities))}
 
 
-def churn_probabilities(output: Any) -> np.ndarray:
-    """P(churn) from a version's pyfunc output: the churn_probability column (or, for versions logged
-    before churnops 0.2 as sklearn predict_proba, the second of two columns)."""
-    if isinstance(output, pd.DataFrame) and "churn_probability" in output.columns:
-        return output["churn_probability"].to_numpy(dtype=np.float64)
-    values = np.asarray(output, dtype=np.float64)
-    return values[:, 1] if values.ndim == 2 else values  # noqa: PLR2004 - one column per class
-
-
-def check_retraining_source(settings: Settings, client: MlflowClient) -> None:
-    """Retraining (API, monitoring, flows) trains on the configured data. Without any, it would train on the
-    built-in synthetic data, which may only replace a champion that was trained on synthetic data too."""
-    if settings.data is not None:
-        return
-    champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
-    if champion is None or version_data_kind(client, champion) == "synthetic":
-        return
-    source = champion.tags.get("data_source") or "real data"
-    raise ConfigError(
-        f"No training data is configured (CHURNOPS_DATA), and champion v{champion.version} of '{settings.model_name}' was trained on "
-        f"{source}: retraining on the built-in synthetic data could never replace it. Set CHURNOPS_DATA to the data to retrain on."
-    )
-
-
-def retraining_settings(settings: Settings, client: MlflowClient) -> Settings:
-    """Settings for a retraining run: the configured data (checked), and the champion's own contract unless --dataset is set."""
-    check_retraining_source(settings, client)
-    if settings.dataset is not None:
-        return settings
-    champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
-    if champion is None:
-        return settings
-    destination = DATA_CACHE / "contracts" / f"{settings.model_name}-v{champion.version}.yaml"
-    path = churn_model.save_version_contract(settings.model_name, str(champion.version), destination)
-    return settings.model_copy(update={"dataset": path.resolve()})
-
-
 def synthetic_rule(client: Any, settings: Settings, prepared: Prepared) -> str | None:
     """Synthetic data is for a first run: it never replaces a champion trained on real data (force with promote)."""
     champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
-    if champion is None or prepared.data_kind != "synthetic" or version_data_kind(client, champion) == "synthetic":
+    if champion is None or prepared.data_kind != "synthetic" or registry.version_data_kind(client, champion) == "synthetic":
         return None
     source = champion.tags.get("data_source") or "real data"
     return (
@@ -593,15 +455,6 @@ def load_trained(settings: Settings, run_id: str) -> tuple[Prepared, Trained]:
         run_id, tags["model_uri"], family, model_params, metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"], metrics["threshold"], pipeline
     )
     return prepared, trained
-
-
-def load_logged_pipeline(model_uri: str) -> Pipeline:
-    """The fitted sklearn pipeline of a logged model (skops artifact; older versions: their sklearn flavor)."""
-    model_dir = Path(mlflow.artifacts.download_artifacts(model_uri))
-    skops_file = churn_model.artifact_file(model_dir, "pipeline")
-    if skops_file.is_file():
-        return churn_model.load_pipeline(skops_file)  # type: ignore[no-any-return]
-    return mlflow.sklearn.load_model(model_uri)  # type: ignore[no-any-return]
 
 
 def _synthetic_rows(source: str) -> dict[str, int]:

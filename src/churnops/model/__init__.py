@@ -1,0 +1,1 @@
+"""The logged model artifact: one writer, many readers (API, batch scoring, monitoring, front end, Spark)."""

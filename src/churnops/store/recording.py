@@ -1,0 +1,84 @@
+"""Score customers and record every prediction: the one path the API and batch scoring share.
+
+The model is anything that scores records and names itself (a `churnops.model.served.ServedModel`);
+the store never imports the model package, so this takes it by shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from churnops.store.records import PredictionRecord, new_prediction_ids
+from churnops.store.writer import PredictionStore
+
+
+class ScoringModel(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def threshold(self) -> float: ...
+
+    def score(self, records: list[dict[str, Any]]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Recorded:
+    ids: list[str]
+    probabilities: np.ndarray  # float64, one per customer
+    churn: np.ndarray  # bool: probability >= the model's threshold
+    created_at: datetime
+
+
+def score_and_record(
+    model: ScoringModel,
+    customers: list[dict[str, Any]],
+    store: PredictionStore,
+    endpoint: str,
+    request_id: str | None,
+    chunk_rows: int | None = None,
+    on_rows: Callable[[int, int], None] | None = None,
+) -> Recorded:
+    """Score `customers` with `model` (in chunks of `chunk_rows`, reporting `on_rows(done, total)`) and queue every prediction.
+
+    Each prediction's `latency_ms` is the time of the model call that scored it (the request, or the chunk).
+    """
+    total = len(customers)
+    size = chunk_rows or max(total, 1)
+    ids = new_prediction_ids(total)
+    probabilities = np.empty(total, dtype=np.float64)
+    created_at = datetime.now(UTC)
+    for start in range(0, total, size):
+        chunk = customers[start : start + size]
+        started = time.perf_counter()
+        scores = model.score(chunk)
+        latency_ms = (time.perf_counter() - started) * 1000
+        probabilities[start : start + len(chunk)] = scores
+        store.record_predictions(
+            [
+                PredictionRecord(
+                    id=ids[start + row],
+                    created_at=created_at,
+                    model_name=model.name,
+                    model_version=model.version,
+                    features=customer,
+                    probability=float(scores[row]),
+                    label=bool(scores[row] >= model.threshold),
+                    threshold=model.threshold,
+                    latency_ms=latency_ms,
+                    endpoint=endpoint,
+                    request_id=request_id,
+                )
+                for row, customer in enumerate(chunk)
+            ]
+        )
+        if on_rows is not None:
+            on_rows(start + len(chunk), total)
+    return Recorded(ids, probabilities, probabilities >= model.threshold, created_at)

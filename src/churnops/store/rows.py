@@ -1,0 +1,143 @@
+"""Records as table rows: the unit of one transaction and of one spool file (JSON Lines)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from churnops.store.records import FeedbackRecord, PredictionRecord, Record, RequestRecord
+from churnops.store.schema import FEEDBACK, PREDICTIONS, REQUESTS, as_utc
+
+log = logging.getLogger("churnops.store")
+
+_DATETIME_COLUMNS = {"predictions": "created_at", "feedback": "received_at", "requests": "at"}
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN/inf and PostgreSQL refuses them: store null. Numpy scalars become Python ones."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if hasattr(value, "item"):
+        return _json_safe(value.item())
+    return str(value)
+
+
+def _prediction_row(record: PredictionRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "created_at": as_utc(record.created_at),
+        "model_name": str(record.model_name),
+        "model_version": str(record.model_version),
+        "features": _json_safe(dict(record.features)),
+        "probability": float(record.probability),
+        "label": bool(record.label),
+        "threshold": float(record.threshold),
+        "latency_ms": float(record.latency_ms),
+        "endpoint": str(record.endpoint),
+        "request_id": None if record.request_id is None else str(record.request_id),
+    }
+
+
+def _feedback_row(record: FeedbackRecord) -> dict[str, Any]:
+    return {
+        "feedback_id": str(record.feedback_id),
+        "prediction_id": str(record.prediction_id),
+        "churned": bool(record.churned),
+        "received_at": as_utc(record.received_at),
+        "request_id": None if record.request_id is None else str(record.request_id),
+    }
+
+
+def _request_row(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "at": as_utc(record.at),
+        "endpoint": str(record.endpoint),
+        "method": str(record.method),
+        "status": int(record.status),
+        "latency_ms": float(record.latency_ms),
+        "request_id": None if record.request_id is None else str(record.request_id),
+    }
+
+
+# Each record type: its table and how it becomes a row. The order is the insert order.
+_ROW_OF: dict[type, tuple[str, Any]] = {
+    PredictionRecord: ("predictions", _prediction_row),
+    FeedbackRecord: ("feedback", _feedback_row),
+    RequestRecord: ("requests", _request_row),
+}
+TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "requests": REQUESTS}
+
+
+@dataclass(slots=True)
+class Rows:
+    """A batch as table rows, the unit of one transaction and of one spool file."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {name: [] for name in TABLES})
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.tables.values())
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> Rows:
+        """A malformed record (a caller's bug) is logged and dropped so it cannot stop the writer."""
+        rows = cls()
+        for record in records:
+            try:
+                table, to_row = _ROW_OF[type(record)]
+                rows.tables[table].append(to_row(record))
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                log.error("Dropping a malformed prediction store record %r: %s", record, exc)
+        return rows
+
+    @classmethod
+    def single(cls, table: str, rows: list[dict[str, Any]]) -> Rows:
+        batch = cls()
+        batch.tables[table] = rows
+        return batch
+
+    def prediction_ids(self) -> list[str]:
+        return [row["id"] for row in self.tables["predictions"]]
+
+    def chunks(self, size: int) -> Iterator[Rows]:
+        for table, rows in self.tables.items():
+            for start in range(0, len(rows), size):
+                yield Rows.single(table, rows[start : start + size])
+
+    def to_lines(self) -> Iterator[str]:
+        for table, rows in self.tables.items():
+            for row in rows:
+                yield json.dumps({"table": table, "row": row}, default=_encode_json, separators=(",", ":"))
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> Rows:
+        rows = cls()
+        for line in lines:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            table, row = item["table"], item["row"]
+            column = _DATETIME_COLUMNS[table]
+            row[column] = datetime.fromisoformat(row[column])
+            rows.tables[table].append(row)
+        return rows
+
+
+def _encode_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# --- the spool folder ------------------------------------------------------------------------
