@@ -7,6 +7,7 @@
 # Quality gates (each one alone, or all of them with `make ci`):
 #   make format      rewrite the code in the project style (ruff format, import order)
 #   make lint        check formatting and lint rules (ruff: pyflakes, pycodestyle, pylint, bugbear, bandit rules)
+#                    and the import rules between layers (import-linter, docs/architecture.md)
 #   make typecheck   mypy on src/
 #   make security    bandit on src/ and pip-audit on the locked dependencies
 #   make ci          every gate, then the tests, with a summary of what failed
@@ -53,6 +54,7 @@ format: env
 lint: env
 	$(RUN) ruff format --check $(PYTHON_PATHS)
 	$(RUN) ruff check $(PYTHON_PATHS)
+	$(RUN) lint-imports --no-logo --no-cache
 
 typecheck: env
 	$(RUN) mypy src

@@ -16,7 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from churnops.data.contract import DatasetContract, EngineeredFeature
+from churnops.data.contract import DatasetContract, EngineeredFeature, unique_name
 
 
 class RatioFeature(TransformerMixin, BaseEstimator):
@@ -97,13 +97,7 @@ def build_preprocessor(contract: DatasetContract) -> ColumnTransformer:
 
 def _transformer_name(name: str, taken: set[str]) -> str:
     """The feature's name as a ColumnTransformer step name: sklearn refuses '__' in it and duplicate names."""
-    candidate = re.sub(r"_{2,}", "_", name)
-    unique, number = candidate, 1
-    while unique in taken:
-        number += 1
-        unique = f"{candidate}_{number}"
-    taken.add(unique)
-    return unique
+    return unique_name(re.sub(r"_{2,}", "_", name), taken)
 
 
 # Types skops must trust to load a pipeline built here (besides sklearn's own, which skops knows).

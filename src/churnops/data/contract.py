@@ -245,3 +245,13 @@ def _location(loc: tuple[int | str, ...]) -> str:
     """columns.tenure.min; a column name that is not an identifier is quoted: columns.'2fa.enabled'.values.0."""
     parts = [str(part) if isinstance(part, int) or part.isidentifier() else repr(part) for part in loc]
     return ".".join(parts) or "(top level)"
+
+
+def unique_name(candidate: str, taken: set[str]) -> str:
+    """`candidate`, or `candidate_2`, `candidate_3`... whichever is not in `taken`; the result is added to `taken`."""
+    unique, number = candidate, 1
+    while unique in taken:
+        number += 1
+        unique = f"{candidate}_{number}"
+    taken.add(unique)
+    return unique

@@ -50,7 +50,8 @@ def training_data_with_feedback(settings: Settings, contract: DatasetContract, p
 def retrain(settings: Settings, contract: DatasetContract, predictions: pd.DataFrame) -> RetrainOutcome:
     """Run the training pipeline on the configured data (plus feedback); the gate alone decides whether the new version becomes champion.
 
-    Raises ConfigError when no data is configured and the champion was trained on real data.
+    Raises ConfigError when no data is configured and the champion was trained on real data, and
+    RetrainingFailed when the pipeline ends without a result.
     """
     added = 0
     settings = retraining_settings(settings, connect(settings))

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
 
-from churnops.data.contract import ColumnSpec, DatasetContract
+from churnops.data.contract import ColumnSpec, DatasetContract, unique_name
 from churnops.errors import ConfigError
 
 PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -54,13 +54,7 @@ def customer_model(contract: DatasetContract, example: dict[str, Any] | None = N
 def _field_name(column: str, taken: set[str]) -> str:
     """A Python identifier for `column`'s field: the name itself when it can be one, else a derived unique one."""
     usable = column.isidentifier() and not keyword.iskeyword(column) and not column.startswith(("_", "model_")) and not hasattr(BaseModel, column)
-    candidate = column if usable else "field_" + (re.sub(r"\W+", "_", column).strip("_") or "column")
-    unique, number = candidate, 1
-    while unique in taken:
-        number += 1
-        unique = f"{candidate}_{number}"
-    taken.add(unique)
-    return unique
+    return unique_name(column if usable else "field_" + (re.sub(r"\W+", "_", column).strip("_") or "column"), taken)
 
 
 def _field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:

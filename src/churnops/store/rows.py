@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -33,50 +33,29 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _prediction_row(record: PredictionRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "created_at": as_utc(record.created_at),
-        "model_name": str(record.model_name),
-        "model_version": str(record.model_version),
-        "features": _json_safe(dict(record.features)),
-        "probability": float(record.probability),
-        "label": bool(record.label),
-        "threshold": float(record.threshold),
-        "latency_ms": float(record.latency_ms),
-        "endpoint": str(record.endpoint),
-        "request_id": None if record.request_id is None else str(record.request_id),
-    }
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
-def _feedback_row(record: FeedbackRecord) -> dict[str, Any]:
-    return {
-        "feedback_id": str(record.feedback_id),
-        "prediction_id": str(record.prediction_id),
-        "churned": bool(record.churned),
-        "received_at": as_utc(record.received_at),
-        "request_id": None if record.request_id is None else str(record.request_id),
-    }
-
-
-def _request_row(record: RequestRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "at": as_utc(record.at),
-        "endpoint": str(record.endpoint),
-        "method": str(record.method),
-        "status": int(record.status),
-        "latency_ms": float(record.latency_ms),
-        "request_id": None if record.request_id is None else str(record.request_id),
-    }
-
-
-# Each record type: its table and how it becomes a row. The order is the insert order.
-_ROW_OF: dict[type, tuple[str, Any]] = {
-    PredictionRecord: ("predictions", _prediction_row),
-    FeedbackRecord: ("feedback", _feedback_row),
-    RequestRecord: ("requests", _request_row),
+# How a record field becomes a column value, by the field's annotation (records.py): plain Python
+# scalars, UTC times, JSON-safe features. A value that cannot be converted raises here, not in the database.
+_COLUMN_VALUE: dict[str, Callable[[Any], Any]] = {
+    "str": str,
+    "str | None": _optional_str,
+    "float": float,
+    "bool": bool,
+    "int": int,
+    "datetime": as_utc,
+    "dict[str, Any]": lambda features: _json_safe(dict(features)),
 }
+# Each record type's table. The order is the insert order.
+_TABLE_OF: dict[type, str] = {PredictionRecord: "predictions", FeedbackRecord: "feedback", RequestRecord: "requests"}
+
+
+def _row(record: Record) -> dict[str, Any]:
+    return {item.name: _COLUMN_VALUE[str(item.type)](getattr(record, item.name)) for item in fields(record)}
+
+
 TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "requests": REQUESTS}
 
 
@@ -95,8 +74,7 @@ class Rows:
         rows = cls()
         for record in records:
             try:
-                table, to_row = _ROW_OF[type(record)]
-                rows.tables[table].append(to_row(record))
+                rows.tables[_TABLE_OF[type(record)]].append(_row(record))
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 log.error("Dropping a malformed prediction store record %r: %s", record, exc)
         return rows
