@@ -70,8 +70,13 @@ watch: env
 	$(RUN) python -m churnops.automation.watch
 
 # What `make watch` runs for a change of code, of data/contracts, and of training code.
+# test-unit: the fast tests that start no server and train no model, each beside the code it tests.
+UNIT_TESTS := tests/test_features.py tests/test_registry.py tests/data/test_contract.py tests/training/test_threshold.py \
+	tests/serving/test_api_inputs.py tests/serving/test_column_names.py tests/cli/test_cli_output.py \
+	tests/monitoring/test_monitoring_figures.py
+
 test-unit: env
-	$(RUN) pytest tests/unit -q
+	$(RUN) pytest $(UNIT_TESTS) -q
 
 test-data: env
 	$(RUN) pytest tests/data -q

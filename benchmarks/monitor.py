@@ -44,7 +44,7 @@ from churnops.training.pipeline import PipelineResult, run_pipeline
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.monitoring.traffic import customers, store_predictions  # noqa: E402  (realistic traffic; shared with the tests)
+from tests.support.traffic import customers, store_predictions  # noqa: E402  (realistic traffic; shared with the tests)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
 TARGET_SECONDS = 60.0

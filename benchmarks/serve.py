@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.servers import free_port  # noqa: E402  (a free local port; shared with the tests)
+from tests.support.servers import free_port  # noqa: E402  (a free local port; shared with the tests)
 
 TARGET_RATIO = 30.0  # churnops req/s over mlflow's, single customer at 8 connections
 TARGET_P50_MS = 2.0  # churnops median latency, single customer at 1 connection

@@ -1,11 +1,12 @@
-"""Shared fixtures: the real Telco CSV (when present), the shipped contract, small settings."""
+"""Shared fixtures: the real Telco CSV (when present), the shipped contract, trained registries.
+
+Helpers (paths, settings, servers, fakes, ...) live in tests/support/; only fixtures are here.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,21 +15,10 @@ from churnops.data.contract import DatasetContract, load_contract
 from churnops.data.loading import Dataset, load_dataset
 from churnops.data.split import Split, split_dataset
 from churnops.data.synthetic import write as write_synthetic
-from churnops.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_PATH = ROOT / "src" / "churnops" / "data" / "contracts" / "telco.yaml"
-TELCO_CSV = Path(os.environ.get("CHURNOPS_TELCO_CSV", ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip on a laptop; in CI (CI=true) a missing prerequisite is a failure, not a skip."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
+from tests.support.paths import CONTRACT_PATH, TELCO_CSV
+from tests.support.prerequisites import require
+from tests.support.registries import TelcoRegistry, TrainedRegistry
+from tests.support.settings import fast_settings
 
 
 @pytest.fixture(scope="session")
@@ -73,35 +63,30 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def fast_settings(tmp_path: Path, **overrides: object) -> Settings:
-    """A small, quick configuration for pipeline tests."""
-    values: dict[str, object] = {
-        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "artifact_location": str(tmp_path / "mlartifacts"),
-        "dataset": CONTRACT_PATH,
-        "search_trials": 3,
-        "cv_folds": 3,
-        "synthetic_rows": 1500,
-        "gate_min_roc_auc": 0.6,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
+    """Two pipeline runs on synthetic data (small, quick): versions 1 and 2 of the model.
 
+    Shared by the API (tests/serving) and store (tests/store) tests; copy its mlflow.db before moving
+    aliases (tests/support/registries.py::registry_copy, which tests/support/settings.py::api_settings does).
+    """
+    from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
 
-@dataclass(frozen=True)
-class TelcoRegistry:
-    registry: Any  # tests.serving.conftest.TrainedRegistry: the folder with mlflow.db and mlartifacts
-    result: Any  # churnops.training.pipeline.PipelineResult of the run
+    folder = tmp_path_factory.mktemp("registry")
+    versions = []
+    for seed in (1, 2):
+        settings = fast_settings(folder, families=["logistic_regression"], search_trials=2, seed=seed, gate_tolerance=1.0)
+        versions.append(run_pipeline(settings).version)
+    return TrainedRegistry(folder, champion=versions[-1], versions=versions)
 
 
 @pytest.fixture(scope="session")
 def telco_registry(tmp_path_factory: pytest.TempPathFactory, telco_csv: Path) -> TelcoRegistry:
     """One quick pipeline run on the real Telco CSV: version 1 is champion, with its reference and evaluation set logged.
 
-    Shared by the monitoring, model and gate tests (copy its mlflow.db before moving aliases: tests/serving/conftest.py::registry_copy).
+    Shared by the monitoring, model and gate tests (copy its mlflow.db before moving aliases: tests/support/registries.py::registry_copy).
     """
     from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
-    from tests.serving.conftest import TrainedRegistry  # noqa: PLC0415 - that module imports this one
 
     folder = tmp_path_factory.mktemp("telco-registry")
     settings = fast_settings(folder, data=str(telco_csv), families=["logistic_regression"], search_trials=2, system_metrics_seconds=0.2)

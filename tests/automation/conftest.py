@@ -9,45 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.integration.servers import free_port
-
-# Each gate appends its name to $(GATE_LOG); typecheck fails on purpose with a mypy-like message.
-GATES_MAKEFILE = """\
-.PHONY: lint typecheck test-unit test-data reference-pipeline
-
-lint test-unit test-data reference-pipeline:
-\t@echo $@ >> "$(GATE_LOG)"
-\t@echo "$@: all good"
-
-typecheck:
-\t@echo $@ >> "$(GATE_LOG)"
-\t@echo "src/churnops/training/search.py:3: error: Incompatible types in assignment  [assignment]"
-\t@echo "Found 1 error in 1 file"
-\t@exit 1
-"""
-
-# What the outer make (when the tests run under `make test`), this machine's desktop or terminal would pass on to the children.
-OUTSIDE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "FORCE_COLOR", "COLUMNS")
-
-
-@dataclass(frozen=True)
-class GateProject:
-    root: Path
-    gate_log: Path
-
-    def gates_run(self) -> list[str]:
-        return self.gate_log.read_text().split() if self.gate_log.exists() else []
-
-    def environment(self, **extra: str) -> dict[str, str]:
-        """The test's environment without CHURNOPS_* settings, outer-make or desktop variables, plus `extra`."""
-        keep = {key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_") and key not in OUTSIDE_VARIABLES}
-        return {**keep, "GATE_LOG": str(self.gate_log), "PYTHONUNBUFFERED": "1", **extra}
+from tests.support.gates import GATES_MAKEFILE, OUTSIDE_VARIABLES, GateProject
+from tests.support.mail import MailServer
+from tests.support.prerequisites import require
+from tests.support.servers import free_port
 
 
 @pytest.fixture()
@@ -66,12 +35,6 @@ def gate_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GateProject
     for key in [key for key in os.environ if key.startswith("CHURNOPS_") or key in OUTSIDE_VARIABLES]:
         monkeypatch.delenv(key)
     return project
-
-
-@dataclass(frozen=True)
-class MailServer:
-    port: int
-    maildir: Path
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from churnops.automation.gates import AutomationError, run_gates, summary_text
-from tests.automation.conftest import GateProject
+from tests.support.gates import GateProject
 
 
 def test_every_gate_runs_in_order_and_a_failure_does_not_stop_the_rest(gate_project: GateProject) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from churnops.notifications import desktop_notify, post_webhook, send_email
 from churnops.settings import Settings
-from tests.automation.conftest import MailServer
-from tests.integration.servers import free_port
+from tests.support.mail import MailServer
+from tests.support.servers import free_port
 
 SESSION_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
 

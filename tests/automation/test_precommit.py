@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.automation.conftest import OUTSIDE_VARIABLES
-from tests.conftest import ROOT, require
+from tests.support.gates import OUTSIDE_VARIABLES
+from tests.support.paths import ROOT
+from tests.support.prerequisites import require
 
 CONFIG = ROOT / ".pre-commit-config.yaml"
 

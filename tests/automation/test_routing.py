@@ -19,7 +19,7 @@ TRAINING = [*CODE_GATES, "reference-pipeline"]
         # code
         ("src/churnops/serving/app.py", CODE),
         ("src/churnops/cli.py", CODE),
-        ("tests/unit/test_gate.py", CODE),
+        ("tests/test_registry.py", CODE),
         ("benchmarks/train.py", CODE),
         ("scripts/audit_dependencies.py", CODE),
         ("deploy/kibana/setup.py", CODE),
@@ -105,7 +105,7 @@ def test_noise_is_ignored(changed: str) -> None:
 
 
 def test_a_batch_runs_the_union_in_a_fixed_order_once_each() -> None:
-    batch = [ROOT / "src/churnops/pipeline.py", ROOT / "configs/telco.yaml", ROOT / "tests/unit/test_gate.py", ROOT / "mlflow.db", ROOT / "README.md"]
+    batch = [ROOT / "src/churnops/pipeline.py", ROOT / "configs/telco.yaml", ROOT / "tests/test_registry.py", ROOT / "mlflow.db", ROOT / "README.md"]
     assert gates_for(batch, ROOT) == list(GATE_ORDER)
     assert gates_for(reversed(batch), ROOT) == list(GATE_ORDER)
     assert gates_for([ROOT / "configs/telco.yaml", ROOT / "src/churnops/cli.py"], ROOT) == ["lint", "typecheck", "test-unit", "test-data"]

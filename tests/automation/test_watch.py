@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
-from tests.automation.conftest import GateProject, MailServer
+from tests.support.gates import GateProject
+from tests.support.mail import MailServer
 
 READY_TIMEOUT = 60
 ROUND_TIMEOUT = 180

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
@@ -68,8 +68,8 @@ def test_ci_runs_make_ci_on_push_and_pull_request_against_a_postgres_service() -
     assert environment["CI"] == "true" and environment["CHURNOPS_AUDIT_STRICT"] == "true"
     assert environment["CHURNOPS_TEST_POSTGRES_URL"].startswith("postgresql://postgres@127.0.0.1:5432/")
     # The variable names the tests actually read.
-    assert "CHURNOPS_TEST_POSTGRES_URL" in (ROOT / "tests" / "integration" / "servers.py").read_text()
-    assert "CHURNOPS_TELCO_CSV" in (ROOT / "tests" / "conftest.py").read_text()
+    assert "CHURNOPS_TEST_POSTGRES_URL" in (ROOT / "tests" / "support" / "databases.py").read_text()
+    assert "CHURNOPS_TELCO_CSV" in (ROOT / "tests" / "support" / "paths.py").read_text()
 
     assert step_using(workflow, job_name, "actions/setup-python")["with"]["python-version"] in ("3.11", "${{ env.PYTHON_VERSION }}")
     assert workflow["env"]["PYTHON_VERSION"] == "3.11"

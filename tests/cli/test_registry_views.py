@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CONTRACT_PATH
+from tests.support.paths import CONTRACT_PATH
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ class Registry:
         self.folder = folder
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_")}
         self.env.update(
-            {  # small and quick, as tests/conftest.py::fast_settings
+            {  # small and quick, as tests/support/settings.py::fast_settings
                 "CHURNOPS_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
                 "CHURNOPS_ARTIFACT_LOCATION": str(folder / "mlartifacts"),
                 "CHURNOPS_DATASET": str(CONTRACT_PATH),

@@ -16,7 +16,7 @@ from churnops.cli import app
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset, load_dataset
 from churnops.errors import DataError
-from tests.conftest import CONTRACT_PATH
+from tests.support.paths import CONTRACT_PATH
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
 

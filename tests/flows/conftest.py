@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,10 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
 from churnops.flows.schedule import prefect_api
-from churnops.settings import Settings, load_settings
-from tests.conftest import CONTRACT_PATH
-from tests.integration.servers import free_port
+from churnops.settings import load_settings
+from tests.support.flows import FlowEnvironment
+from tests.support.paths import CONTRACT_PATH
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +41,6 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-@dataclass(frozen=True)
-class FlowEnvironment:
-    folder: Path
-    settings: Settings
-    variables: dict[str, str]  # the CHURNOPS_* variables the flows read their settings from
 
 
 @pytest.fixture(scope="module")

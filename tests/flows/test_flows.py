@@ -37,8 +37,8 @@ from churnops.flows.runs import retry_on_transient_errors
 from churnops.flows.training import training_flow, validate
 from churnops.registry import CHAMPION
 from churnops.settings import Settings
-from tests.flows.conftest import FlowEnvironment
-from tests.serving.conftest import wait_until
+from tests.support.flows import FlowEnvironment
+from tests.support.waiting import wait_until
 
 TELCO_ROWS = 7043
 CHURNOPS = str(Path(sys.executable).with_name("churnops"))

@@ -20,9 +20,10 @@ import pytest
 
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import load_dataset, to_model_frame
-from tests.conftest import TelcoRegistry, require
-from tests.integration.servers import _server_process, churnops_api, free_port
-from tests.serving.conftest import api_settings
+from tests.support.prerequisites import require
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import churnops_api, free_port, server_process
+from tests.support.settings import api_settings
 
 pytestmark = pytest.mark.slow
 BATCH = 1000
@@ -128,7 +129,7 @@ def mlflow_scoring_server(telco_registry: TelcoRegistry, tmp_path_factory: pytes
     command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CHURNOPS_", "MLFLOW_"))}
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{telco_registry.registry.folder / 'mlflow.db'}"
-    with _server_process(command, port, folder / "mlflow-serve.log", timeout=180, stop_timeout=20, env=env, health="/ping") as url:
+    with server_process(command, port, folder / "mlflow-serve.log", timeout=180, stop_timeout=20, env=env, health="/ping") as url:
         yield url
 
 

@@ -22,7 +22,7 @@ from churnops.features import build_preprocessor
 from churnops.model.reference import PROBABILITY
 from churnops.monitoring.drift import DriftConfig, DriftResult, FeatureDrift, detect_drift
 from churnops.settings import Settings
-from tests.monitoring.traffic import customers
+from tests.support.traffic import customers
 
 Detector = Callable[[pd.DataFrame, pd.DataFrame, list[str], list[str], str, DriftConfig], DriftResult]
 ALERT_SHARE = Settings.model_fields["alert_drift_share"].default

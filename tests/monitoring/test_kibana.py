@@ -1,5 +1,5 @@
 """The Kibana dashboard: its saved objects, and `churnops kibana import` against a FAKE Kibana
-(tests/fakes/kibana.py; no Kibana can run here) or a real one when CHURNOPS_KIBANA_URL is set."""
+(tests/support/fakes/kibana.py; no Kibana can run here) or a real one when CHURNOPS_KIBANA_URL is set."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from churnops.data.contract import DatasetContract
 from churnops.monitoring.kibana import import_saved_objects
 from churnops.store.elasticsearch import mappings
-from tests.fakes.kibana import FakeKibana
+from tests.support.fakes.kibana import FakeKibana
 
 ROOT = Path(__file__).resolve().parents[2]
 NDJSON = ROOT / "deploy" / "kibana" / "churnops-dashboard.ndjson"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import mailbox
-import os
 import socket
 import subprocess
 import sys
@@ -31,24 +30,13 @@ from churnops.data.loading import Dataset
 from churnops.model.churn_model import load_logged_pipeline
 from churnops.settings import Settings
 from churnops.store import ALERTS, MONITORING_RUNS, PredictionStore, RequestRecord
-from tests.conftest import CONTRACT_PATH
-from tests.integration.servers import free_port
-from tests.monitoring.conftest import TelcoRegistry, monitor_settings
-from tests.monitoring.traffic import customers, store_predictions
-from tests.serving.conftest import wait_until
-
-
-def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
-    return subprocess.run(
-        [sys.executable, "-m", "churnops", "monitor", *args],
-        env=env,
-        cwd=settings.monitor_report_dir.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from tests.support.cli import monitor
+from tests.support.paths import CONTRACT_PATH
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import free_port
+from tests.support.settings import monitor_settings
+from tests.support.traffic import customers, store_predictions
+from tests.support.waiting import wait_until
 
 
 def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry, count: int, drifted: bool, errors: int = 0) -> list[float]:

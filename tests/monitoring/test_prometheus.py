@@ -13,10 +13,11 @@ import sqlalchemy as sa
 import yaml
 
 from churnops.store import MONITORING_RUNS, PredictionStore
-from tests.conftest import require
-from tests.integration.servers import churnops_api, prometheus_server
-from tests.monitoring.conftest import TelcoRegistry
-from tests.serving.conftest import api_settings, wait_until
+from tests.support.prerequisites import require
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import churnops_api, prometheus_server
+from tests.support.settings import api_settings
+from tests.support.waiting import wait_until
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 

@@ -17,8 +17,10 @@ from websockets.sync.client import connect as websocket_connect
 
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.traffic import valid_customers
 
 API_KEY = "test-admin-key-7f3a"
 

@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
 
 from churnops.settings import Settings
-from tests.conftest import require
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_settings, wait_until
+from tests.support.prerequisites import require
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -27,8 +27,11 @@ from websockets.sync.client import connect as websocket_connect
 
 from churnops.data.contract import DatasetContract
 from churnops.settings import Settings
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.traffic import valid_customers
+from tests.support.waiting import wait_until
 
 API_KEY = "fuzz-admin-key-93d1"
 FUZZ_BODIES = 2000

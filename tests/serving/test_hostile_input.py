@@ -23,8 +23,11 @@ from websockets.sync.client import connect as websocket_connect
 
 from churnops.data.contract import DatasetContract
 from churnops.settings import Settings
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.traffic import valid_customers
+from tests.support.waiting import wait_until
 
 API_KEY = "hostile-admin-key-41c9"
 ALLOWED_ORIGIN = "https://app.example.com"

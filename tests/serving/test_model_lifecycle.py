@@ -16,9 +16,11 @@ from churnops.data.contract import DatasetContract
 from churnops.data.loading import to_model_frame
 from churnops.model.churn_model import load_logged_pipeline
 from churnops.training.pipeline import run_pipeline
-from tests.conftest import fast_settings
-from tests.integration.servers import churnops_api, free_port
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api, free_port
+from tests.support.settings import api_settings, fast_settings
+from tests.support.traffic import valid_customers
+from tests.support.waiting import wait_until
 
 
 def test_starts_without_a_champion_answers_503_and_picks_one_up(tmp_path: Path, synthetic_csv: Path, contract: DatasetContract) -> None:

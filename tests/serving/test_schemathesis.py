@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import TrainedRegistry, api_settings
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
 
 API_KEY = "schemathesis-admin-key"
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"

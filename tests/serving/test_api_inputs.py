@@ -14,7 +14,7 @@ from churnops.serving.guards import MAX_REPORTED_ERRORS, public_errors, strict_l
 from churnops.serving.invocations import InvocationsInputError, UnsupportedContentType, parse_payload
 from churnops.serving.schemas import customer_model
 from churnops.settings import Settings
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

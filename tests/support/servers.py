@@ -1,4 +1,7 @@
-"""Real server processes for integration tests: a scratch PostgreSQL database and an `mlflow server`."""
+"""Real server processes for tests and benchmarks: `mlflow server`, `churnops serve`, Prometheus, on free local ports.
+
+The scratch PostgreSQL database is in tests/support/databases.py.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
-
 from churnops.settings import Settings
-
-POSTGRES_URL = os.environ.get("CHURNOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def postgres_available() -> bool:
-    try:
-        psycopg2.connect(POSTGRES_URL, connect_timeout=3).close()
-    except Exception:  # noqa: BLE001 - any failure means "not available here"
-        return False
-    return True
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new empty database on the test server, dropped afterwards; yields its URL."""
-    name = f"churnops_it_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def free_port() -> int:
@@ -71,7 +45,7 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.
         "--workers",
         "1",
     ]
-    with _server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
+    with server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
         yield url
 
 
@@ -81,12 +55,12 @@ def churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers:
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
     command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
-    with _server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
+    with server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
         yield url
 
 
 @contextmanager
-def _server_process(
+def server_process(
     command: list[str], port: int, log: Path, timeout: float, stop_timeout: float, env: dict[str, str] | None = None, health: str = "/health"
 ) -> Iterator[str]:
     """Start `command`, wait until its `health` path answers, yield its URL; SIGTERM (then SIGKILL) at the end."""
@@ -128,5 +102,5 @@ def prometheus_server(config: Path, log: Path, timeout: float = 60.0) -> Iterato
         f"--storage.tsdb.path={config.parent / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with _server_process(command, port, log, timeout, stop_timeout=30, health="/-/ready") as url:
+    with server_process(command, port, log, timeout, stop_timeout=30, health="/-/ready") as url:
         yield url

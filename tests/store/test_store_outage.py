@@ -13,12 +13,15 @@ import pytest
 
 from churnops.data.contract import DatasetContract
 from churnops.settings import Settings
-from tests.conftest import require
-from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers, wait_until
-from tests.serving.load import drive
-from tests.serving.proxy import TcpProxy
-from tests.serving.test_store_under_load import count_rows
+from tests.support.databases import count_rows, postgres_available, scratch_database
+from tests.support.load import drive
+from tests.support.prerequisites import require
+from tests.support.proxy import TcpProxy
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.traffic import valid_customers
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,10 @@ from mlflow import MlflowClient
 from churnops import registry
 from churnops.settings import Settings
 from churnops.training.pipeline import run_pipeline
-from tests.conftest import TelcoRegistry
-from tests.integration.servers import churnops_api
-from tests.serving.conftest import api_settings, wait_until
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 API_KEY = "gate-test-key"

@@ -13,8 +13,10 @@ from churnops import registry
 from churnops.errors import TrackingServerError
 from churnops.tracking import connect
 from churnops.training.pipeline import prepare, run_pipeline
-from tests.conftest import fast_settings, require
-from tests.integration.servers import free_port, mlflow_server, postgres_available, scratch_database
+from tests.support.databases import postgres_available, scratch_database
+from tests.support.prerequisites import require
+from tests.support.servers import free_port, mlflow_server
+from tests.support.settings import fast_settings
 
 pytestmark = pytest.mark.integration
 

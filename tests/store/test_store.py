@@ -23,9 +23,9 @@ from alembic.migration import MigrationContext
 
 from churnops.errors import ConfigError, StoreError
 from churnops.store import METADATA, VERSION_TABLE, FeedbackRecord, PredictionRecord, PredictionStore
-from tests.conftest import require
-from tests.integration.servers import postgres_available, scratch_database
-from tests.serving.proxy import TcpProxy
+from tests.support.databases import postgres_available, scratch_database
+from tests.support.prerequisites import require
+from tests.support.proxy import TcpProxy
 
 MakeStore = Callable[..., PredictionStore]
 

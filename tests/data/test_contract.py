@@ -12,7 +12,7 @@ import yaml
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.errors import ConfigError
-from tests.conftest import CONTRACT_PATH
+from tests.support.paths import CONTRACT_PATH
 
 TELCO_CATEGORICAL = [
     "gender",

@@ -14,9 +14,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import TelcoRegistry
-from tests.integration.servers import _server_process, free_port
-from tests.serving.conftest import wait_until
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import free_port, server_process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def test_serve_score_and_monitor_from_an_empty_folder(telco_registry: TelcoRegis
 
     port = free_port()
     command = [sys.executable, "-m", "churnops", "serve", "--port", str(port)]
-    with _server_process(command, port, empty / "serve.log", timeout=120, stop_timeout=30, env=env) as url, httpx.Client(base_url=url) as client:
+    with server_process(command, port, empty / "serve.log", timeout=120, stop_timeout=30, env=env) as url, httpx.Client(base_url=url) as client:
         wait_until(lambda: client.get("/ready").status_code == 200, 60, f"not ready: {client.get('/ready').text}")
         schema = client.get("/openapi.json").json()["components"]["schemas"]["Customer"]
         example = schema["examples"][0]

@@ -1,4 +1,4 @@
-"""Production-like traffic for monitoring tests and the monitoring benchmark.
+"""Production-like traffic for monitoring tests and the monitoring benchmark, and valid customers for the API tests.
 
 Customers are drawn from a validated data set. `drifted` shifts them the way a new, aggressive
 acquisition campaign would: most are new month-to-month fibre customers paying by electronic
@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from churnops.data.contract import DatasetContract
-from churnops.data.loading import Dataset, to_model_frame
+from churnops.data.loading import Dataset, load_dataset, to_model_frame
 from churnops.store import FeedbackRecord, PredictionRecord, PredictionStore, new_prediction_ids
 
 
@@ -43,6 +44,13 @@ def drift(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     frame["tenure"] = (frame["tenure"] // 3).astype("int64")
     frame["TotalCharges"] = (frame["MonthlyCharges"] * frame["tenure"].clip(lower=1)).round(2)
     return frame
+
+
+def valid_customers(csv: Path, contract: DatasetContract, count: int) -> list[dict[str, Any]]:
+    """Customers as a client sends them: validated contract values, JSON types."""
+    features = load_dataset(csv, contract).features
+    frame = to_model_frame(features, contract).dropna().head(count)
+    return list(json.loads(frame.to_json(orient="records")))
 
 
 def as_requests(frame: pd.DataFrame, contract: DatasetContract) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import socket
 import threading
 from types import TracebackType
 
-from tests.integration.servers import free_port
+from tests.support.servers import free_port
 
 
 class TcpProxy:

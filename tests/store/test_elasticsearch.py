@@ -1,6 +1,6 @@
 """The Elasticsearch exporter with the real `elasticsearch` client over real HTTP.
 
-Against a FAKE Elasticsearch (tests/fakes/elasticsearch.py: no server can run here) that records
+Against a FAKE Elasticsearch (tests/support/fakes/elasticsearch.py: no server can run here) that records
 what it receives; and against a real cluster when CHURNOPS_ELASTICSEARCH_URL is set.
 """
 
@@ -19,12 +19,13 @@ from churnops.data.loading import Dataset
 from churnops.settings import Settings
 from churnops.store import FEEDBACK, PREDICTIONS, PredictionStore, create_store_engine
 from churnops.store.elasticsearch import ElasticsearchExporter, ExportFailed, mappings
-from tests.conftest import CONTRACT_PATH
-from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.integration.servers import churnops_api, free_port
-from tests.monitoring.conftest import TelcoRegistry
-from tests.monitoring.traffic import as_requests, customers, store_predictions
-from tests.serving.conftest import api_settings, wait_until
+from tests.support.fakes.elasticsearch import FakeElasticsearch
+from tests.support.paths import CONTRACT_PATH
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import churnops_api, free_port
+from tests.support.settings import api_settings
+from tests.support.traffic import as_requests, customers, store_predictions
+from tests.support.waiting import wait_until
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -35,9 +35,9 @@ from churnops.cli import app
 from churnops.monitoring.run import metric_keys
 from churnops.settings import Settings
 from churnops.training.families import TREE_FAMILIES
-from tests.conftest import ROOT
-from tests.integration.servers import churnops_api
 from tests.support.datasets import GYM, SUBSCRIPTION, OtherDataset, rows_for_scoring, write
+from tests.support.paths import ROOT
+from tests.support.servers import churnops_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -21,7 +21,7 @@ from churnops.progress import SilentProgress
 from churnops.tracking import connect, ensure_experiment
 from churnops.training.families import DEFAULT_PARAMS, build_pipeline
 from churnops.training.pipeline import Trained, evaluate_training, prepare, register_and_gate, run_pipeline, typical_customer
-from tests.conftest import fast_settings
+from tests.support.settings import fast_settings
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,12 @@ from mlflow import MlflowClient
 from churnops.data.contract import DatasetContract
 from churnops.data.loading import Dataset
 from churnops.registry import CHALLENGER, CHAMPION
-from tests.integration.servers import churnops_api
-from tests.monitoring.conftest import TelcoRegistry, monitor_settings
-from tests.monitoring.test_monitor_run import monitor
-from tests.monitoring.traffic import as_requests, customers
-from tests.serving.conftest import wait_until
+from tests.support.cli import monitor
+from tests.support.registries import TelcoRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import monitor_settings
+from tests.support.traffic import as_requests, customers
+from tests.support.waiting import wait_until
 
 CUSTOMERS = 600
 

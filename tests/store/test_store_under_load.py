@@ -5,28 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from churnops.data.contract import DatasetContract
-from tests.conftest import require
-from tests.integration.servers import churnops_api, postgres_available, scratch_database
-from tests.serving.conftest import TrainedRegistry, api_settings, valid_customers
-from tests.serving.load import drive
+from tests.support.databases import count_rows, postgres_available, scratch_database
+from tests.support.load import drive
+from tests.support.prerequisites import require
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api
+from tests.support.settings import api_settings
+from tests.support.traffic import valid_customers
 
 PREDICTIONS = 20_000
-
-
-def count_rows(url: str, table: str = "predictions") -> tuple[int, int]:
-    """(rows, distinct ids) in a store table, read straight from the database."""
-    key = "id" if table == "predictions" else "feedback_id"
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            total = connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608 - fixed table names
-            distinct = connection.execute(sa.text(f"SELECT COUNT(DISTINCT {key}) FROM {table}")).scalar_one()  # noqa: S608
-    finally:
-        engine.dispose()
-    return int(total), int(distinct)
 
 
 def run_load(trained: TrainedRegistry, tmp_path: Path, store_url: str, csv: Path, contract: DatasetContract) -> None:
