@@ -38,7 +38,8 @@ TRAINING = [*CODE_GATES, "reference-pipeline"]
         ("src/churnops/training/nested/module.py", TRAINING),
         ("src/churnops/training/families.yaml", TRAINING),
         ("src/churnops/features.py", TRAINING),
-        ("src/churnops/pipeline.py", TRAINING),
+        ("src/churnops/training/pipeline.py", TRAINING),
+        ("src/churnops/model/writer.py", TRAINING),
     ],
 )
 def test_each_kind_of_change_runs_its_gates(changed: str, expected: list[str]) -> None:
@@ -105,7 +106,13 @@ def test_noise_is_ignored(changed: str) -> None:
 
 
 def test_a_batch_runs_the_union_in_a_fixed_order_once_each() -> None:
-    batch = [ROOT / "src/churnops/pipeline.py", ROOT / "configs/telco.yaml", ROOT / "tests/test_registry.py", ROOT / "mlflow.db", ROOT / "README.md"]
+    batch = [
+        ROOT / "src/churnops/training/pipeline.py",
+        ROOT / "configs/telco.yaml",
+        ROOT / "tests/test_registry.py",
+        ROOT / "mlflow.db",
+        ROOT / "README.md",
+    ]
     assert gates_for(batch, ROOT) == list(GATE_ORDER)
     assert gates_for(reversed(batch), ROOT) == list(GATE_ORDER)
     assert gates_for([ROOT / "configs/telco.yaml", ROOT / "src/churnops/cli.py"], ROOT) == ["lint", "typecheck", "test-unit", "test-data"]
@@ -113,7 +120,7 @@ def test_a_batch_runs_the_union_in_a_fixed_order_once_each() -> None:
 
 def test_paths_outside_the_root_and_empty_batches_run_nothing() -> None:
     assert gates_for([], ROOT) == []
-    assert gates_for([Path("/elsewhere/src/churnops/pipeline.py"), Path("/work/project-other/src/x.py")], ROOT) == []
+    assert gates_for([Path("/elsewhere/src/churnops/training/pipeline.py"), Path("/work/project-other/src/x.py")], ROOT) == []
     assert gates_for([ROOT], ROOT) == []
 
 

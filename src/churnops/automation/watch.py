@@ -4,7 +4,7 @@ What changed decides what runs (`gates_for`):
 
     code      *.py under src/ tests/ benchmarks/ scripts/ deploy/, pyproject.toml, uv.lock  -> lint, typecheck, test-unit
     data      configs/**/*.yaml, data/**/*.csv, src/churnops/data/**                         -> test-data
-    training  src/churnops/training/**, src/churnops/features.py, src/churnops/pipeline.py   -> code gates + reference-pipeline
+    training  src/churnops/training/**, src/churnops/model/**, src/churnops/features.py    -> code gates + reference-pipeline
 
 After each round it prints the gates' summary and tells you: a desktop notification when there is a
 desktop session, e-mail when CHURNOPS_SMTP_HOST and CHURNOPS_SMTP_RECIPIENTS are set.
@@ -54,8 +54,9 @@ CODE_FILES = frozenset({"pyproject.toml", "uv.lock"})  # tool configuration and 
 PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
 CONTRACT_SUFFIXES = frozenset({".yaml", ".yml"})
 DATA_PACKAGE = ("src", "churnops", "data")
-TRAINING_PACKAGE = ("src", "churnops", "training")
-TRAINING_MODULES = frozenset({"src/churnops/features.py", "src/churnops/pipeline.py"})
+# What trains or writes the logged model: a change re-runs the reference pipeline.
+TRAINING_PACKAGES = (("src", "churnops", "training"), ("src", "churnops", "model"))
+TRAINING_MODULES = frozenset({"src/churnops/features.py"})
 
 # Never a reason to run anything: tool state, environments, run outputs, databases, editor temp files.
 IGNORED_FOLDERS = frozenset(
@@ -114,7 +115,7 @@ def _gates_for_one(relative: Path) -> set[str]:
     gates: set[str] = set()
     if (len(parts) > 1 and parts[0] in CODE_FOLDERS and relative.suffix in PYTHON_SUFFIXES) or posix in CODE_FILES:
         gates.update(CODE_GATES)
-    if (len(parts) > len(TRAINING_PACKAGE) and parts[: len(TRAINING_PACKAGE)] == TRAINING_PACKAGE) or posix in TRAINING_MODULES:
+    if any(len(parts) > len(package) and parts[: len(package)] == package for package in TRAINING_PACKAGES) or posix in TRAINING_MODULES:
         gates.update(CODE_GATES + TRAINING_GATES)
     is_contract = len(parts) > 1 and parts[0] == "configs" and relative.suffix in CONTRACT_SUFFIXES
     is_data_file = len(parts) > 1 and parts[0] == "data" and relative.suffix == ".csv"
