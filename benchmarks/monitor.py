@@ -92,7 +92,7 @@ def fill_store(settings: Settings, contract: DatasetContract, dataset: TrainingD
     mlflow.set_registry_uri(settings.tracking_uri)
     model = load_logged_pipeline(f"models:/{settings.model_name}/{result.version}")
     print(f"writing {rows:,} predictions and {rows:,} request rows ...", flush=True)
-    store = PredictionStore(settings.store_url, settings.spool_dir, batch_size=5000)
+    store = PredictionStore(settings.store.url, settings.store.spool_dir, batch_size=5000)
     store.start()
     start = datetime.now(UTC) - timedelta(hours=12)
     half = rows // 2
@@ -137,7 +137,7 @@ def time_monitor(settings: Settings, folder: Path) -> tuple[float, dict[str, Any
 def time_preset(settings: Settings, contract: DatasetContract, folder: Path) -> float:
     """Evidently's default DataDriftPreset report with HTML on the same reference and window: what a notebook would run."""
     reference = load_reference(settings, connect(settings)).frame
-    current = read_window(create_store_engine(settings.store_url), Window.ending("1d"), contract).predictions.rename(
+    current = read_window(create_store_engine(settings.store.url), Window.ending("1d"), contract).predictions.rename(
         columns={"probability": PROBABILITY}
     )
     columns = [*contract.feature_columns, PROBABILITY]

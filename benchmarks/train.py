@@ -78,7 +78,7 @@ def main() -> None:
         lr_cv = cv(Pipeline([("features", plain_preprocessor(contract)), ("model", LogisticRegression(max_iter=5000))]))
         hgb_cv = cv(Pipeline([("features", plain_preprocessor(contract)), ("model", HistGradientBoostingClassifier(random_state=settings.seed))]))
 
-    print(f"data: {args.data} ({data.n_rows} rows), split {result.split_sizes}, search trials {settings.search_trials}")
+    print(f"data: {args.data} ({data.n_rows} rows), split {result.split_sizes}, search trials {settings.search.trials}")
     print(f"selected: {result.family} {result.params}")
     print(f"{'':38}{'pipeline':>12}{'baseline':>12}{'ratio':>10}")
     pipeline_auc = result.test_metrics["roc_auc"]

@@ -19,6 +19,7 @@ from tests.support.paths import CONTRACT_PATH, TELCO_CSV
 from tests.support.prerequisites import require
 from tests.support.registries import TelcoRegistry, TrainedRegistry
 from tests.support.settings import fast_settings
+from tests.support.workers import once_per_run
 
 
 @pytest.fixture(scope="session")
@@ -63,32 +64,49 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+# Session fixtures that train: built once per run, also across xdist workers (tests/support/workers.py).
+# Tests that use them are marked `trains` (deselect with -m "not trains" for a quick run).
+TRAINING_FIXTURES = frozenset({"trained_registry", "telco_registry"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.trains)
+
+
 @pytest.fixture(scope="session")
-def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
+def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> TrainedRegistry:
     """Two pipeline runs on synthetic data (small, quick): versions 1 and 2 of the model.
 
     Shared by the API (tests/serving) and store (tests/store) tests; copy its mlflow.db before moving
     aliases (tests/support/registries.py::registry_copy, which tests/support/settings.py::api_settings does).
     """
-    from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
 
-    folder = tmp_path_factory.mktemp("registry")
-    versions = []
-    for seed in (1, 2):
-        settings = fast_settings(folder, families=["logistic_regression"], search_trials=2, seed=seed, gate_tolerance=1.0)
-        versions.append(run_pipeline(settings).version)
-    return TrainedRegistry(folder, champion=versions[-1], versions=versions)
+    def build(folder: Path) -> TrainedRegistry:
+        from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
+
+        versions = []
+        for seed in (1, 2):
+            settings = fast_settings(folder, families=["logistic_regression"], search_trials=2, seed=seed, gate_tolerance=1.0)
+            versions.append(run_pipeline(settings).version)
+        return TrainedRegistry(folder, champion=versions[-1], versions=versions)
+
+    return once_per_run(tmp_path_factory, worker_id, "registry", build)
 
 
 @pytest.fixture(scope="session")
-def telco_registry(tmp_path_factory: pytest.TempPathFactory, telco_csv: Path) -> TelcoRegistry:
+def telco_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, telco_csv: Path) -> TelcoRegistry:
     """One quick pipeline run on the real Telco CSV: version 1 is champion, with its reference and evaluation set logged.
 
     Shared by the monitoring, model and gate tests (copy its mlflow.db before moving aliases: tests/support/registries.py::registry_copy).
     """
-    from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
 
-    folder = tmp_path_factory.mktemp("telco-registry")
-    settings = fast_settings(folder, data=str(telco_csv), families=["logistic_regression"], search_trials=2, system_metrics_seconds=0.2)
-    result = run_pipeline(settings)
-    return TelcoRegistry(TrainedRegistry(folder, champion=result.version, versions=[result.version]), result)
+    def build(folder: Path) -> TelcoRegistry:
+        from churnops.training.pipeline import run_pipeline  # noqa: PLC0415 - the training stack only for tests that need it
+
+        settings = fast_settings(folder, data=str(telco_csv), families=["logistic_regression"], search_trials=2, system_metrics_seconds=0.2)
+        result = run_pipeline(settings)
+        return TelcoRegistry(TrainedRegistry(folder, champion=result.version, versions=[result.version]), result)
+
+    return once_per_run(tmp_path_factory, worker_id, "telco-registry", build)

@@ -73,21 +73,19 @@ def score_batch(
     model = load_served_model(client, settings, fixed, served_version(client, settings))
     contract = model.contract
     progress.step("validate")
-    input_file = input_file or settings.batch_input or str(acquire_data(settings)[0])
+    input_file = input_file or settings.batch.input or str(acquire_data(settings)[0])
     path = sources.resolve(input_file, DATA_CACHE, None)
     customers = load_customers(path, contract, source=input_file)
-    output = output or settings.batch_output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
+    output = output or settings.batch.output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
 
     records: list[dict[str, Any]] = customers.features.to_dict("records")  # type: ignore[assignment]
-    ensure_experiment(settings, settings.batch_scoring_experiment)
+    ensure_experiment(settings, settings.batch.experiment)
     with mlflow.start_run(run_name=f"batch-{path.stem}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"churnops.kind": "batch-scoring", "model_version": model.version})
         mlflow.log_params({"input": input_file, "output": str(output), "model_name": model.name, "model_version": model.version})
         progress.step("score and store")
-        store = PredictionStore(
-            settings.store_url, settings.spool_dir, batch_size=settings.store_batch_size, flush_seconds=settings.store_flush_seconds
-        )
+        store = PredictionStore.from_settings(settings.store)
         store.start()
         try:
             recorded = score_and_record(model, records, store, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows)

@@ -578,7 +578,7 @@ def monitor(
         )
     )
     _check(lambda: _check_chosen(settings))
-    span = _run(lambda: Window.ending(settings.monitor_window, parse_time(end) if end else None))
+    span = _run(lambda: Window.ending(settings.monitoring.window, parse_time(end) if end else None))
     from churnops.monitoring.run import run_monitoring
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -586,7 +586,7 @@ def monitor(
     if as_json:
         print(json.dumps(summary, default=str))
         return
-    _print_monitoring(summary, settings.monitor_min_labelled)
+    _print_monitoring(summary, settings.monitoring.min_labelled)
 
 
 def _print_monitoring(summary: dict[str, Any], min_labelled: int) -> None:
@@ -673,7 +673,7 @@ def score(
     """Batch scoring: score a file of customers with the champion; predictions to the store and a Parquet file."""
     _check(lambda: _check_source(input_file), lambda: _check_output(output), lambda: _check_contract(dataset))
     settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
-    _check(lambda: _check_chosen(settings, settings.batch_input))
+    _check(lambda: _check_chosen(settings, settings.batch.input))
     from churnops.batch_scoring import score_batch
 
     result = _with_progress(sys.stderr.isatty() or not as_json, lambda progress: score_batch(settings, input_file, output, progress))
@@ -685,7 +685,7 @@ def score(
         f"{result.predicted_churners} predicted to churn ({result.churn_rate:.1%}), mean probability {result.mean_probability:.3f}"
     )
     spooled = f"; {result.spooled} predictions wait in the spool (store unreachable)" if result.spooled else ""
-    out.print(f"wrote {result.output}; predictions stored in {settings.store_url}{spooled}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
+    out.print(f"wrote {result.output}; predictions stored in {settings.store.url}{spooled}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
 
 
 def _check_output(output: Path | None) -> None:
@@ -707,13 +707,13 @@ def schedule(
     from churnops.flows.schedule import build_deployments, deploy_to_work_pool, serve_schedules
 
     if work_pool:
-        ids = _run(lambda: deploy_to_work_pool(settings, work_pool))
+        ids = _run(lambda: deploy_to_work_pool(settings.schedule, work_pool))
         out.print(f"registered {len(ids)} deployments on work pool '{work_pool}'; start a worker: prefect worker start --pool {work_pool}")
         return
-    deployments = _run(lambda: build_deployments(settings))
+    deployments = _run(lambda: build_deployments(settings.schedule))
     for deployment in deployments:
         crons = ", ".join(getattr(item.schedule, "cron", str(item.schedule)) for item in deployment.schedules or [])
-        out.print(f"{deployment.flow_name}/{deployment.name}: {crons} ({settings.schedule_timezone})")
+        out.print(f"{deployment.flow_name}/{deployment.name}: {crons} ({settings.schedule.timezone})")
     _run(lambda: serve_schedules(deployments, prefect_port))
 
 
@@ -736,15 +736,15 @@ def kibana_import(
 
     _check(check_file)
     settings = _run(lambda: _settings(kibana_url=url))
-    if not settings.kibana_url:
+    if not settings.kibana.url:
         err.print("[bold red]error:[/] No Kibana URL: pass --url http://localhost:5601 or set CHURNOPS_KIBANA_URL.")
         raise typer.Exit(code=1)
     from churnops.monitoring.kibana import import_saved_objects
 
-    api_key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
-    answer = _run(lambda: import_saved_objects(settings.kibana_url, file, api_key, space))
+    api_key = settings.kibana.api_key.get_secret_value() if settings.kibana.api_key else None
+    answer = _run(lambda: import_saved_objects(settings.kibana.url, file, api_key, space))
     imported = answer.get("successCount", 0)
-    out.print(f"imported {imported} saved objects into {settings.kibana_url}; open the dashboard 'churnops: model and service monitoring'")
+    out.print(f"imported {imported} saved objects into {settings.kibana.url}; open the dashboard 'churnops: model and service monitoring'")
 
 
 @app.command()
@@ -777,17 +777,17 @@ def serve(
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars inside JSON logs
-    configure_json_logging(settings.log_level)
+    configure_json_logging(settings.api.log_level)
     uvicorn.run(
         "churnops.serving.app:create_app_from_environment",
         factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
+        host=settings.api.host,
+        port=settings.api.port,
         workers=workers,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
-        ws_max_size=settings.max_body_bytes,  # a WebSocket message is held to the same limit as a request body
+        ws_max_size=settings.api.max_body_bytes,  # a WebSocket message is held to the same limit as a request body
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from churnops.settings import Settings
+from churnops.settings import AlertSettings
 
 log = logging.getLogger("churnops.notifications")
 
@@ -41,29 +41,29 @@ def post_webhook(url: str, payload: Mapping[str, Any]) -> str:
     return f"failed ({last})"
 
 
-def email_configured(settings: Settings) -> bool:
+def email_configured(alerts: AlertSettings) -> bool:
     """E-mail goes out only when both a server and someone to tell are set."""
-    return bool(settings.smtp_host and settings.smtp_recipients)
+    return bool(alerts.smtp_host and alerts.smtp_recipients)
 
 
-def send_email(settings: Settings, subject: str, body: str) -> str:
+def send_email(alerts: AlertSettings, subject: str, body: str) -> str:
     """A plain-text mail to `smtp_recipients` through `smtp_host` (STARTTLS and login when configured)."""
-    if not email_configured(settings) or settings.smtp_host is None:
+    if not email_configured(alerts) or alerts.smtp_host is None:
         return "failed (no SMTP server or recipients: set CHURNOPS_SMTP_HOST and CHURNOPS_SMTP_RECIPIENTS)"
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = settings.smtp_sender
-    message["To"] = ", ".join(settings.smtp_recipients)
+    message["From"] = alerts.smtp_sender
+    message["To"] = ", ".join(alerts.smtp_recipients)
     message.set_content(body if body.endswith("\n") else body + "\n")
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            if settings.smtp_starttls:
+        with smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=10) as smtp:
+            if alerts.smtp_starttls:
                 smtp.starttls()
-            if settings.smtp_user and settings.smtp_password:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            if alerts.smtp_user and alerts.smtp_password:
+                smtp.login(alerts.smtp_user, alerts.smtp_password.get_secret_value())
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
-        log.error("E-mail through %s:%d failed: %s", settings.smtp_host, settings.smtp_port, error)
+        log.error("E-mail through %s:%d failed: %s", alerts.smtp_host, alerts.smtp_port, error)
         return f"failed ({type(error).__name__}: {error})"
     return "sent"
 

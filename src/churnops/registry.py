@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from churnops.data.contract import GateSpec
 from churnops.data.sources import data_kind
 from churnops.errors import RegistryError
-from churnops.settings import Settings
+from churnops.settings import GateSettings, Settings
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -37,7 +37,7 @@ def decide_promotion(
     challenger: dict[str, float],
     champion: dict[str, float] | None,
     parity_difference: float,
-    settings: Settings,
+    gate: GateSettings,
     floors: GateSpec | None = None,
     evaluation: str = "the same test data",
     data_rule: str | None = None,
@@ -49,8 +49,8 @@ def decide_promotion(
     `data_rule` is a failure found before scoring (e.g. synthetic data against a real-data champion).
     """
     floors = floors or GateSpec()
-    min_roc_auc = settings.gate_min_roc_auc if settings.gate_min_roc_auc is not None else floors.min_roc_auc
-    min_pr_auc = settings.gate_min_pr_auc if settings.gate_min_pr_auc is not None else floors.min_pr_auc
+    min_roc_auc = gate.min_roc_auc if gate.min_roc_auc is not None else floors.min_roc_auc
+    min_pr_auc = gate.min_pr_auc if gate.min_pr_auc is not None else floors.min_pr_auc
     failures: list[str] = [data_rule] if data_rule else []
     passes: list[str] = []
     roc_auc = challenger["roc_auc"]
@@ -62,18 +62,18 @@ def decide_promotion(
         (passes if pr_auc >= min_pr_auc else failures).append(
             f"test PR AUC {pr_auc:.4f} {'>=' if pr_auc >= min_pr_auc else '<'} minimum {min_pr_auc:.4f}"
         )
-    parity_ok = parity_difference <= settings.parity_tolerance
+    parity_ok = parity_difference <= gate.parity_tolerance
     (passes if parity_ok else failures).append(
-        f"fast inference parity {parity_difference:.2e} {'<=' if parity_ok else '>'} tolerance {settings.parity_tolerance:.0e}"
+        f"fast inference parity {parity_difference:.2e} {'<=' if parity_ok else '>'} tolerance {gate.parity_tolerance:.0e}"
     )
     if champion is None:
         passes.append("no current champion")
     else:
-        floor = champion["roc_auc"] - settings.gate_tolerance
+        floor = champion["roc_auc"] - gate.tolerance
         ok = roc_auc >= floor
         (passes if ok else failures).append(
             f"test ROC AUC {roc_auc:.4f} vs champion {champion['roc_auc']:.4f} on {evaluation} "
-            f"({'within' if ok else 'worse than'} tolerance {settings.gate_tolerance:.4f})"
+            f"({'within' if ok else 'worse than'} tolerance {gate.tolerance:.4f})"
         )
     return GateDecision(promote=not failures, reasons=failures or passes)
 

@@ -74,7 +74,7 @@ def test_a_failing_notify_send_is_reported_not_raised(tmp_path: Path, monkeypatc
 
 def test_send_email_delivers_subject_and_body(mail_server: MailServer) -> None:
     settings = Settings(smtp_host="127.0.0.1", smtp_port=mail_server.port, smtp_recipients=["dev@example.com", "ops@example.com"])
-    assert send_email(settings, "[churnops] subject", "line one\nline two") == "sent"
+    assert send_email(settings.alerts, "[churnops] subject", "line one\nline two") == "sent"
     [message] = list(mailbox.Maildir(mail_server.maildir))
     assert message["Subject"] == "[churnops] subject" and message["To"] == "dev@example.com, ops@example.com"
     assert message["From"] == "churnops@localhost" and message.get_payload() == "line one\nline two\n"
@@ -82,9 +82,9 @@ def test_send_email_delivers_subject_and_body(mail_server: MailServer) -> None:
 
 def test_send_email_reports_an_unreachable_or_unconfigured_server() -> None:
     down = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_recipients=["dev@example.com"])
-    assert send_email(down, "s", "b").startswith("failed (ConnectionRefusedError")
+    assert send_email(down.alerts, "s", "b").startswith("failed (ConnectionRefusedError")
     assert (
-        send_email(Settings(smtp_host=None, smtp_recipients=[]), "s", "b")
+        send_email(Settings(smtp_host=None, smtp_recipients=[]).alerts, "s", "b")
         == "failed (no SMTP server or recipients: set CHURNOPS_SMTP_HOST and CHURNOPS_SMTP_RECIPIENTS)"
     )
 

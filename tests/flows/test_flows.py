@@ -176,7 +176,7 @@ def test_batch_scoring_flow_scores_every_telco_customer(
 ) -> None:
     settings, summary = flow_environment.settings, batch.result
     assert summary["rows"] == TELCO_ROWS and summary["model_version"] == "1" and summary["spooled"] == 0
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT endpoint, request_id, count(*) FROM predictions GROUP BY endpoint, request_id")).all()
     engine.dispose()
@@ -227,7 +227,7 @@ def read_deployment(name: str) -> DeploymentResponse | None:
 
 
 def stored_rows(settings: Settings, request_id: str) -> int:
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     with engine.connect() as connection:
         count = connection.execute(sa.select(sa.func.count()).select_from(sa.table("predictions")).where(sa.column("request_id") == request_id))
         rows = int(count.scalar_one())

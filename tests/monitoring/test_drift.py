@@ -25,7 +25,7 @@ from churnops.settings import Settings
 from tests.support.traffic import customers
 
 Detector = Callable[[pd.DataFrame, pd.DataFrame, list[str], list[str], str, DriftConfig], DriftResult]
-ALERT_SHARE = Settings.model_fields["alert_drift_share"].default
+ALERT_SHARE = Settings.flat_fields()["alert_drift_share"].default
 SHIFTED = {"Contract", "MonthlyCharges", "tenure", "PaymentMethod"}  # what traffic.drift moves most
 
 

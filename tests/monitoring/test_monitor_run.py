@@ -45,7 +45,7 @@ def fill_store(settings: Settings, telco: Dataset, telco_registry: TelcoRegistry
     mlflow.set_registry_uri(settings.tracking_uri)  # an earlier test may have pointed the registry elsewhere
     model = load_logged_pipeline(f"models:/{settings.model_name}/{telco_registry.result.version}")
     frame, truth = customers(telco, count, seed=11 if drifted else 12, drifted=drifted)
-    store = PredictionStore(settings.store_url, settings.spool_dir)
+    store = PredictionStore(settings.store.url, settings.store.spool_dir)
     store.start()
     start = datetime.now(UTC) - timedelta(hours=1)
     store_predictions(
@@ -122,7 +122,7 @@ def test_a_quiet_window_is_measured_and_logged_without_alerts(telco_registry: Te
     summary = json.loads(result.stdout)
 
     assert summary["alerts"] == [] and summary["retraining"] is None
-    assert summary["drift"]["share_drifted_features"] < settings.alert_drift_share
+    assert summary["drift"]["share_drifted_features"] < settings.alerts.drift_share
     quality = summary["quality"]
     assert quality["rows"] == 2000 and quality["out_of_range_share"] == 0.0 and quality["unseen_category_share"] == 0.0
     assert set(quality["missing_by_feature"]) <= {"TotalCharges"}  # the only nullable column
@@ -148,7 +148,7 @@ def test_a_quiet_window_is_measured_and_logged_without_alerts(telco_registry: Te
     assert {"drift_report.html", "summary.json"} <= artifacts
     assert (Path(summary["report_dir"]) / "drift_report.html").stat().st_size > 10_000
 
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     with engine.connect() as connection:
         row = connection.execute(sa.select(MONITORING_RUNS)).one()
         assert row.run_id == summary["run_id"] and row.predictions == 2000 and row.alerts == 0
@@ -179,13 +179,13 @@ def test_a_drifted_window_raises_alerts_everywhere(
     assert set(run.data.tags["alerts"].split(",")) == rules
     assert "share of drifted features" in run.data.tags["alert.data_drift"]
 
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     with engine.connect() as connection:
         stored = connection.execute(sa.select(ALERTS.c.rule, ALERTS.c.monitoring_run_id, ALERTS.c.value, ALERTS.c.threshold)).all()
     engine.dispose()
     assert {row.rule for row in stored} == rules and {row.monitoring_run_id for row in stored} == {summary["run_id"]}
     drift_row = next(row for row in stored if row.rule == "data_drift")
-    assert drift_row.value >= drift_row.threshold == settings.alert_drift_share
+    assert drift_row.value >= drift_row.threshold == settings.alerts.drift_share
 
     assert len(received) == 1 and {alert["rule"] for alert in received[0]["alerts"]} == rules
     messages = list(mailbox.Maildir(maildir))

@@ -101,17 +101,17 @@ def test_service_percentiles_and_error_rate() -> None:
 def test_each_rule_fires_only_past_its_threshold() -> None:
     settings = Settings()
     for rule in RULES:
-        threshold = float(getattr(settings, rule.threshold_setting))
+        threshold = float(getattr(settings.alerts, rule.threshold_setting))
         inside = threshold * (1.1 if rule.comparison == "<" else 0.9)
         outside = threshold * (0.9 if rule.comparison == "<" else 1.1)
-        assert evaluate_rules({rule.metric: inside}, settings, WINDOW, "3", "run") == [], rule.name
-        alerts = evaluate_rules({rule.metric: outside}, settings, WINDOW, "3", "run")
+        assert evaluate_rules({rule.metric: inside}, settings.alerts, WINDOW, "3", "run") == [], rule.name
+        alerts = evaluate_rules({rule.metric: outside}, settings.alerts, WINDOW, "3", "run")
         assert [alert.rule for alert in alerts] == [rule.name]
         assert alerts[0].value == outside and alerts[0].threshold == threshold and "version 3" in alerts[0].message
 
 
 def test_unmeasured_figures_raise_no_alert() -> None:
-    assert evaluate_rules({}, Settings(), WINDOW, None, None) == []
+    assert evaluate_rules({}, Settings().alerts, WINDOW, None, None) == []
 
 
 def test_only_model_problems_ask_for_retraining() -> None:

@@ -47,10 +47,10 @@ def query(prometheus: str, expression: str) -> list[dict]:
 def test_prometheus_scrapes_the_api_and_loads_the_alert_rules(promtool: str, telco_registry: TelcoRegistry, tmp_path: Path) -> None:
     settings = api_settings(telco_registry.registry, tmp_path)
     # A monitoring run's figures, as `churnops monitor` records them: the API exports them as gauges.
-    store = PredictionStore(settings.store_url, settings.spool_dir)
+    store = PredictionStore(settings.store.url, settings.store.spool_dir)
     store.start()
     store.close()
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     with engine.begin() as connection:
         connection.execute(
             sa.insert(MONITORING_RUNS),

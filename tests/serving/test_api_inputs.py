@@ -129,8 +129,8 @@ def test_settings_survive_the_trip_to_a_child_process(monkeypatch: pytest.Monkey
     for key, value in original.as_environment().items():
         monkeypatch.setenv(key, value)
     rebuilt = Settings()
-    assert rebuilt.model_dump(exclude={"api_key"}) == original.model_dump(exclude={"api_key"})
-    assert rebuilt.api_key is not None and rebuilt.api_key.get_secret_value() == "s3cret"
+    assert rebuilt.model_dump(exclude={"api": {"key"}}) == original.model_dump(exclude={"api": {"key"}})
+    assert rebuilt.api.key is not None and rebuilt.api.key.get_secret_value() == "s3cret"
 
 
 # -- hostile input: strict JSON, strict numbers, bounded error answers, host and origin settings --
@@ -255,16 +255,16 @@ def test_error_answers_are_bounded_and_always_serialisable() -> None:
 
 
 def test_host_and_origin_settings() -> None:
-    assert trusted_hosts(Settings()) == ["127.0.0.1", "localhost", "[::1]"]
-    assert trusted_hosts(Settings(api_host="localhost")) == ["127.0.0.1", "localhost", "[::1]"]
-    assert trusted_hosts(Settings(api_host="0.0.0.0")) == ["*"]  # noqa: S104 - bound everywhere, as in a container
-    assert trusted_hosts(Settings(api_host="0.0.0.0", allowed_hosts="api.example.com, *.example.org,::1")) == [  # type: ignore[arg-type]  # noqa: S104
+    assert trusted_hosts(Settings().api) == ["127.0.0.1", "localhost", "[::1]"]
+    assert trusted_hosts(Settings(api_host="localhost").api) == ["127.0.0.1", "localhost", "[::1]"]
+    assert trusted_hosts(Settings(api_host="0.0.0.0").api) == ["*"]  # noqa: S104 - bound everywhere, as in a container
+    assert trusted_hosts(Settings(api_host="0.0.0.0", allowed_hosts="api.example.com, *.example.org,::1").api) == [  # type: ignore[arg-type]  # noqa: S104
         "api.example.com",
         "*.example.org",
         "[::1]",
     ]
-    assert Settings(allowed_origins='["https://app.example.com"]').allowed_origins == ["https://app.example.com"]  # type: ignore[arg-type]
-    assert Settings().allowed_origins == []
+    assert Settings(allowed_origins='["https://app.example.com"]').api.allowed_origins == ["https://app.example.com"]  # type: ignore[arg-type]
+    assert Settings().api.allowed_origins == []
     for bad in ("api.*.example.com", "*example.com"):
         with pytest.raises(ValidationError, match="not a host pattern"):
             Settings(allowed_hosts=[bad])

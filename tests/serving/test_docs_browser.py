@@ -110,7 +110,7 @@ def test_docs_render_offline_and_try_it_out_predicts(
     assert blocked == [], f"/docs tried to reach beyond the service: {blocked}"
 
     # The pages, their assets and the spec stay out of the request log; the prediction made from the page is in it.
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
 
     def logged() -> list[str]:
         with engine.connect() as connection:

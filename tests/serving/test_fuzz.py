@@ -175,7 +175,7 @@ class Tally:
 
 
 def stored(settings_: Settings, table: str = "predictions") -> dict[str, int]:
-    engine = sa.create_engine(settings_.store_url)
+    engine = sa.create_engine(settings_.store.url)
     try:
         with engine.connect() as connection:
             if table == "predictions":
@@ -199,7 +199,7 @@ class Server:
         marker = f"sentinel-{uuid.uuid4().hex}"
         assert self.client.post("/predict", json={**customer, "customerID": marker}).status_code == 200
         self.expected["predict"] += 1
-        engine = sa.create_engine(self.settings.store_url)
+        engine = sa.create_engine(self.settings.store.url)
         query = sa.text("SELECT COUNT(*) FROM predictions WHERE features LIKE :marker")
         try:
             with engine.connect() as connection:

@@ -62,7 +62,7 @@ def customers(synthetic_csv: Path, contract: DatasetContract) -> list[dict[str, 
 
 def stored_predictions(settings: Settings) -> dict[str, int]:
     """Rows in the prediction store by endpoint, read straight from the SQLite file."""
-    engine = sa.create_engine(settings.store_url)
+    engine = sa.create_engine(settings.store.url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(sa.text("SELECT endpoint, COUNT(*) FROM predictions GROUP BY endpoint")).all()
@@ -82,7 +82,7 @@ class StoreWatch:
     def _sentinel(self) -> int:
         marker = f"sentinel-{uuid.uuid4().hex}"
         assert self.client.post("/predict", json={**self.customer, "customerID": marker}).status_code == 200
-        engine = sa.create_engine(self.settings.store_url)
+        engine = sa.create_engine(self.settings.store.url)
         query = sa.text("SELECT COUNT(*) FROM predictions WHERE features LIKE :marker")
         try:
             with engine.connect() as connection:
@@ -193,7 +193,7 @@ def test_booleans_are_refused_for_numbers_but_numeric_strings_still_work(client:
 
 
 def test_bodies_over_the_limit_get_413_before_parsing(client: httpx.Client, server: tuple[str, Settings], customers: list[dict[str, Any]]) -> None:
-    limit = server[1].max_body_bytes
+    limit = server[1].api.max_body_bytes
     watch = StoreWatch(client, server[1], customers[0])
     huge = b'{"customers": [' + b",".join([json.dumps(customers[0]).encode()] * 225_000) + b"]}"  # about 100 MB
     assert len(huge) > 90_000_000

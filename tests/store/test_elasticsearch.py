@@ -44,7 +44,7 @@ def filled_store(tmp_path: Path, contract: DatasetContract, telco: Dataset, coun
 def exporter(url: str, contract: DatasetContract, retries: int = 3) -> tuple[ElasticsearchExporter, list[float]]:
     sleeps: list[float] = []
     settings = Settings(elasticsearch_url=url, elasticsearch_max_retries=retries, dataset=CONTRACT_PATH)
-    return ElasticsearchExporter(settings, contract, sleep=sleeps.append), sleeps
+    return ElasticsearchExporter(settings.elasticsearch, contract, sleep=sleeps.append), sleeps
 
 
 def unexported(store_url: str) -> int:
@@ -140,7 +140,7 @@ def test_the_api_exports_in_the_background_and_serves_through_an_outage(
                 es.fail_requests = []  # back up
                 later = {response.json()["prediction_id"] for response in more}
                 wait_until(lambda: later <= set(es.documents("churnops-predictions-")), 60, "predictions after the outage not exported")
-    assert unexported(settings.store_url) == 0
+    assert unexported(settings.store.url) == 0
 
 
 @pytest.mark.skipif(
@@ -149,14 +149,14 @@ def test_the_api_exports_in_the_background_and_serves_through_an_outage(
 def test_against_a_real_cluster(tmp_path: Path, contract: DatasetContract, telco: Dataset) -> None:
     store_url = filled_store(tmp_path, contract, telco, count=50)
     settings = Settings(elasticsearch_index_prefix=f"churnops-test-{os.getpid()}", dataset=CONTRACT_PATH)
-    export = ElasticsearchExporter(settings, contract)
+    export = ElasticsearchExporter(settings.elasticsearch, contract)
     try:
         assert export.export_pending(create_store_engine(store_url))["predictions"] == 50
-        export.client.indices.refresh(index=f"{settings.elasticsearch_index_prefix}-predictions-*")
-        assert export.client.count(index=f"{settings.elasticsearch_index_prefix}-predictions-*")["count"] == 50
-        mapping = export.client.indices.get_mapping(index=f"{settings.elasticsearch_index_prefix}-predictions-*")
+        export.client.indices.refresh(index=f"{settings.elasticsearch.index_prefix}-predictions-*")
+        assert export.client.count(index=f"{settings.elasticsearch.index_prefix}-predictions-*")["count"] == 50
+        mapping = export.client.indices.get_mapping(index=f"{settings.elasticsearch.index_prefix}-predictions-*")
         assert next(iter(mapping.values()))["mappings"]["properties"]["features"]["properties"]["Contract"]["type"] == "keyword"
     finally:
-        export.client.indices.delete(index=f"{settings.elasticsearch_index_prefix}-*", allow_no_indices=True)
+        export.client.indices.delete(index=f"{settings.elasticsearch.index_prefix}-*", allow_no_indices=True)
         for kind in mappings(contract):
-            export.client.indices.delete_index_template(name=f"{settings.elasticsearch_index_prefix}-{kind}", ignore_unavailable=True)
+            export.client.indices.delete_index_template(name=f"{settings.elasticsearch.index_prefix}-{kind}", ignore_unavailable=True)

@@ -15,7 +15,7 @@ def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "churnops", "monitor", *args],
         env=env,
-        cwd=settings.monitor_report_dir.parent,
+        cwd=settings.monitoring.report_dir.parent,
         capture_output=True,
         text=True,
         timeout=300,

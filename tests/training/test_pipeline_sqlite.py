@@ -50,7 +50,7 @@ def test_first_run_registers_and_promotes(first_run) -> None:
     for key in ("test_roc_auc", "data_fingerprint", "git_commit", "threshold", "fast_path_max_abs_diff", "gate_decision"):
         assert key in tags, key
     assert tags["data_fingerprint"] == result.data_fingerprint
-    assert float(tags["fast_path_max_abs_diff"]) <= settings.parity_tolerance
+    assert float(tags["fast_path_max_abs_diff"]) <= settings.gate.parity_tolerance
     assert tags["gate_decision"] == "promote"
 
 
@@ -68,7 +68,7 @@ def test_runs_are_tracked_and_linked(first_run) -> None:
     trials = mlflow.search_runs(
         [training.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.training_run_id}'", output_format="list"
     )
-    assert len(trials) == settings.search_trials
+    assert len(trials) == settings.search.trials
     client = mlflow.MlflowClient()
     training_artifacts = {item.path for item in client.list_artifacts(result.training_run_id, "search")}
     assert "search/history.png" in training_artifacts

@@ -42,7 +42,7 @@ from churnops.automation.gates import (
 )
 from churnops.errors import ChurnopsError
 from churnops.notifications import desktop_notify, email_configured, send_email
-from churnops.settings import Settings, load_settings
+from churnops.settings import AlertSettings, load_settings
 
 CODE_GATES = ("lint", "typecheck", "test-unit")
 DATA_GATES = ("test-data",)
@@ -144,14 +144,14 @@ def project_filter(root: Path) -> Callable[[watchfiles.Change, str], bool]:
     return keep
 
 
-def notify_round(results: Sequence[GateResult], changed: Sequence[str], settings: Settings) -> dict[str, str]:
+def notify_round(results: Sequence[GateResult], changed: Sequence[str], alerts: AlertSettings) -> dict[str, str]:
     """Tell the developer how the round went: desktop when there is one, e-mail when configured. Channel -> outcome."""
     failed = not all(result.passed for result in results)
     title = f"churnops watch: {summary_line(results)}"
     body = summary_text(results) + "\nchanged:\n" + "\n".join(f"  {path}" for path in changed) + "\n"
     outcome = {"desktop": desktop_notify(title, summary_text(results, tail_lines=3), urgent=failed)}
-    if email_configured(settings):
-        outcome["email"] = send_email(settings, f"[churnops] {title}", body)
+    if email_configured(alerts):
+        outcome["email"] = send_email(alerts, f"[churnops] {title}", body)
     return outcome
 
 
@@ -195,12 +195,8 @@ def watch(
     """Watch `root` until interrupted (or, with `once`, for one round); returns the exit code (1: a gate failed in that round)."""
     root = check_project(root)
     console = console or make_console()
-    settings = load_settings(env_file=root / ".env")
-    email = (
-        f"e-mail to {', '.join(settings.smtp_recipients)} via {settings.smtp_host}:{settings.smtp_port}"
-        if email_configured(settings)
-        else "no e-mail"
-    )
+    alerts = load_settings(env_file=root / ".env").alerts
+    email = f"e-mail to {', '.join(alerts.smtp_recipients)} via {alerts.smtp_host}:{alerts.smtp_port}" if email_configured(alerts) else "no e-mail"
     live = False
     with closing(_batches(root, debounce_ms)) as batches:
         for batch in batches:
@@ -217,7 +213,7 @@ def watch(
             console.print(Text(f"changed {_describe(changed)} -> make {' '.join(gates)}", style="bold"), soft_wrap=True)
             results = run_gates(gates, root, console=console, make_command=make_command)
             print_summary(console, results, title="gates for this change")
-            outcome = notify_round(results, changed, settings)
+            outcome = notify_round(results, changed, alerts)
             console.print(Text("notified: " + ", ".join(f"{channel} {result}" for channel, result in outcome.items()), style="dim"), soft_wrap=True)
             if once:
                 return 0 if all(result.passed for result in results) else 1

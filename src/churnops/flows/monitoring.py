@@ -29,7 +29,7 @@ def monitor(settings: Settings, window: Window) -> dict[str, Any]:
 def monitoring_flow(window: str | None = None, end: str | None = None, auto_retrain: bool | None = None) -> dict[str, Any]:
     """Drift, quality, performance and service health of the window ending at `end` (default now); alerts; maybe retraining."""
     settings = load_settings(monitor_window=window, auto_retrain=auto_retrain)
-    span = Window.ending(settings.monitor_window, parse_time(end) if end else None)
+    span = Window.ending(settings.monitoring.window, parse_time(end) if end else None)
     summary = monitor(settings, span)
     runs = {"monitoring": summary["run_id"]}
     if summary.get("retraining"):

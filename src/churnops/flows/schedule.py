@@ -33,7 +33,7 @@ from churnops.errors import ConfigError
 from churnops.flows.batch_scoring import batch_scoring_flow
 from churnops.flows.monitoring import monitoring_flow
 from churnops.flows.training import training_flow
-from churnops.settings import Settings
+from churnops.settings import ScheduleSettings, group_variable
 
 log = logging.getLogger("churnops.schedule")
 
@@ -45,40 +45,44 @@ SERVER_START_SECONDS = 90.0
 class ScheduledFlow:
     flow: Flow[..., Any]
     deployment: str
-    cron_setting: str  # the Settings field holding its cron expression
+    cron_setting: str  # the ScheduleSettings field holding its cron expression
     parameters: dict[str, Any]
 
-    def cron(self, settings: Settings) -> str | None:
-        return getattr(settings, self.cron_setting)
+    def cron(self, schedule: ScheduleSettings) -> str | None:
+        return getattr(schedule, self.cron_setting)
+
+    @property
+    def variable(self) -> str:
+        return group_variable(ScheduleSettings, self.cron_setting)
 
 
-def scheduled_flows(settings: Settings) -> list[ScheduledFlow]:
-    """Daily training, hourly monitoring (over the last `schedule_monitoring_window`), nightly batch scoring."""
+def scheduled_flows(schedule: ScheduleSettings) -> list[ScheduledFlow]:
+    """Daily training, hourly monitoring (over the last `monitoring_window`), nightly batch scoring."""
     return [
-        ScheduledFlow(training_flow, "daily-training", "schedule_training_cron", {}),
-        ScheduledFlow(monitoring_flow, "hourly-monitoring", "schedule_monitoring_cron", {"window": settings.schedule_monitoring_window}),
-        ScheduledFlow(batch_scoring_flow, "nightly-batch-scoring", "schedule_batch_scoring_cron", {}),
+        ScheduledFlow(training_flow, "daily-training", "training_cron", {}),
+        ScheduledFlow(monitoring_flow, "hourly-monitoring", "monitoring_cron", {"window": schedule.monitoring_window}),
+        ScheduledFlow(batch_scoring_flow, "nightly-batch-scoring", "batch_scoring_cron", {}),
     ]
 
 
-def build_deployments(settings: Settings, work_pool: str | None = None) -> list[RunnerDeployment]:
+def build_deployments(schedule: ScheduleSettings, work_pool: str | None = None) -> list[RunnerDeployment]:
     """One deployment per flow whose cron is set; a bad cron or time zone is a ConfigError naming the setting."""
     deployments: list[RunnerDeployment] = []
-    for scheduled in scheduled_flows(settings):
-        cron = scheduled.cron(settings)
+    for scheduled in scheduled_flows(schedule):
+        cron = scheduled.cron(schedule)
         if not cron:
-            log.info("%s is empty: no %s deployment", _variable(scheduled.cron_setting), scheduled.deployment)
+            log.info("%s is empty: no %s deployment", scheduled.variable, scheduled.deployment)
             continue
         try:
-            schedule = Cron(cron, timezone=settings.schedule_timezone)
+            cron_schedule = Cron(cron, timezone=schedule.timezone)
         except ValueError as error:
             raise ConfigError(
-                f"{_variable(scheduled.cron_setting)}={cron!r} (time zone {settings.schedule_timezone!r}) is not a valid schedule: "
+                f"{scheduled.variable}={cron!r} (time zone {schedule.timezone!r}) is not a valid schedule: "
                 f"{_first_line(error)}. Use five cron fields, e.g. '0 2 * * *' for 02:00 daily, or an empty value to disable it."
             ) from None
         deployment = scheduled.flow.to_deployment(
             name=scheduled.deployment,
-            schedule=schedule,
+            schedule=cron_schedule,
             parameters=scheduled.parameters,
             tags=["churnops"],
             description=scheduled.flow.description,
@@ -98,11 +102,11 @@ def serve_schedules(deployments: list[RunnerDeployment], prefect_port: int = 420
         serve(*deployments)
 
 
-def deploy_to_work_pool(settings: Settings, work_pool: str) -> list[UUID]:
+def deploy_to_work_pool(schedule: ScheduleSettings, work_pool: str) -> list[UUID]:
     """Register the deployments on the configured Prefect server's work pool; its workers run them."""
     if not os.environ.get("PREFECT_API_URL") and not _configured_api_url():
         raise ConfigError("--work-pool needs a Prefect server: set PREFECT_API_URL (e.g. http://prefect:4200/api).")
-    deployments = build_deployments(settings, work_pool)
+    deployments = build_deployments(schedule, work_pool)
     return cast(list[UUID], deploy(*deployments, work_pool_name=work_pool, build=False, push=False, print_next_steps_message=False))
 
 
@@ -172,10 +176,6 @@ def _wait_until_healthy(api_url: str, seconds: float, what: str, process: subpro
             raise ConfigError(f"{what} exited with code {process.returncode} before it answered on {api_url}.")
         time.sleep(0.5)
     raise ConfigError(f"{what} did not answer on {api_url}/health within {seconds:.0f} s. Check that it runs and the URL is right.")
-
-
-def _variable(setting: str) -> str:
-    return f"CHURNOPS_{setting.upper()}"
 
 
 def _first_line(error: Exception) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from churnops.monitoring.window import Window
 from churnops.notifications import email_configured, post_webhook, send_email
-from churnops.settings import Settings
+from churnops.settings import AlertSettings
 from churnops.store import ALERTS, MONITORING_RUNS
 
 log = logging.getLogger("churnops.alerts")
@@ -28,20 +28,20 @@ class AlertRule:
     name: str
     metric: str  # a key of the monitoring run's flat metrics
     comparison: str  # ">=", ">" or "<": how `value` and the threshold make a breach
-    threshold_setting: str  # the Settings field holding the threshold
+    threshold_setting: str  # the AlertSettings field holding the threshold
     retrain: bool  # whether retraining can fix it (drift and performance can; latency cannot)
     description: str
 
 
 RULES = (
-    AlertRule("data_drift", "drift/share_drifted_features", ">=", "alert_drift_share", True, "share of drifted features"),
-    AlertRule("prediction_drift", "drift/prediction/score", ">=", "alert_prediction_drift", True, "churn-probability drift score"),
-    AlertRule("performance", "performance/roc_auc", "<", "alert_min_roc_auc", True, "ROC AUC on feedback"),
-    AlertRule("latency", "service/latency_p99_ms", ">", "alert_latency_p99_ms", False, "p99 request latency (ms)"),
-    AlertRule("error_rate", "service/error_rate", ">", "alert_error_rate", False, "share of 5xx answers"),
-    AlertRule("missing_values", "quality/missing_share", ">", "alert_quality_share", False, "share of missing feature values"),
-    AlertRule("out_of_range", "quality/out_of_range_share", ">", "alert_quality_share", False, "share of numbers outside the training range"),
-    AlertRule("unseen_categories", "quality/unseen_category_share", ">", "alert_quality_share", False, "share of categories unseen in training"),
+    AlertRule("data_drift", "drift/share_drifted_features", ">=", "drift_share", True, "share of drifted features"),
+    AlertRule("prediction_drift", "drift/prediction/score", ">=", "prediction_drift", True, "churn-probability drift score"),
+    AlertRule("performance", "performance/roc_auc", "<", "min_roc_auc", True, "ROC AUC on feedback"),
+    AlertRule("latency", "service/latency_p99_ms", ">", "latency_p99_ms", False, "p99 request latency (ms)"),
+    AlertRule("error_rate", "service/error_rate", ">", "error_rate", False, "share of 5xx answers"),
+    AlertRule("missing_values", "quality/missing_share", ">", "quality_share", False, "share of missing feature values"),
+    AlertRule("out_of_range", "quality/out_of_range_share", ">", "quality_share", False, "share of numbers outside the training range"),
+    AlertRule("unseen_categories", "quality/unseen_category_share", ">", "quality_share", False, "share of categories unseen in training"),
 )
 
 
@@ -64,7 +64,9 @@ class Alert:
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in asdict(self).items()}
 
 
-def evaluate_rules(metrics: Mapping[str, float], settings: Settings, window: Window, model_version: str | None, run_id: str | None) -> list[Alert]:
+def evaluate_rules(
+    metrics: Mapping[str, float], thresholds: AlertSettings, window: Window, model_version: str | None, run_id: str | None
+) -> list[Alert]:
     """One alert per breached rule; a rule whose metric was not measured (too few rows, no feedback) is skipped."""
     alerts = []
     now = datetime.now(UTC)
@@ -72,7 +74,7 @@ def evaluate_rules(metrics: Mapping[str, float], settings: Settings, window: Win
         value = metrics.get(rule.metric)
         if value is None:
             continue
-        threshold = float(getattr(settings, rule.threshold_setting))
+        threshold = float(getattr(thresholds, rule.threshold_setting))
         if _COMPARE[rule.comparison](value, threshold):
             message = (
                 f"{rule.name}: {rule.description} is {value:.4g} ({rule.comparison} {threshold:g}) in {window.describe()} for version {model_version}"
@@ -115,17 +117,17 @@ def record_run(engine: Engine, summary: dict[str, Any], metrics: Mapping[str, fl
             connection.execute(sa.insert(ALERTS), [{key: value for key, value in asdict(alert).items() if key != "retrain"} for alert in alerts])
 
 
-def notify(alerts: list[Alert], settings: Settings) -> dict[str, str]:
+def notify(alerts: list[Alert], channels: AlertSettings) -> dict[str, str]:
     """Send alerts everywhere configured; returns channel -> outcome. A failing channel is logged, never raised."""
     if not alerts:
         return {}
     for alert in alerts:
         log.warning("ALERT %s", alert.message, extra={"alert": alert.to_dict()})
     outcome = {"log": "sent"}
-    if settings.alert_webhook_url:
-        outcome["webhook"] = post_webhook(settings.alert_webhook_url, _webhook_payload(alerts))
-    if email_configured(settings):
-        outcome["email"] = send_email(settings, _email_subject(alerts), "\n".join(alert.message for alert in alerts))
+    if channels.webhook_url:
+        outcome["webhook"] = post_webhook(channels.webhook_url, _webhook_payload(alerts))
+    if email_configured(channels):
+        outcome["email"] = send_email(channels, _email_subject(alerts), "\n".join(alert.message for alert in alerts))
     return outcome
 
 

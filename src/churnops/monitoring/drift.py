@@ -16,7 +16,7 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.core.report import Snapshot
 from evidently.metrics import DriftedColumnsCount, ValueDrift
 
-from churnops.settings import CategoricalMethod, NumericMethod, Settings
+from churnops.settings import CategoricalMethod, DriftSettings, NumericMethod
 
 # For these the score is a p-value: drift is a score *below* the threshold. For the rest, a distance above it.
 P_VALUE_METHODS = frozenset({"ks", "chisquare"})
@@ -30,8 +30,8 @@ class DriftConfig:
     psi_threshold: float = 0.2  # PSI above 0.2 is the usual "significant shift"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DriftConfig:
-        return cls(settings.drift_numeric_method, settings.drift_categorical_method, settings.drift_threshold, settings.drift_psi_threshold)
+    def from_settings(cls, drift: DriftSettings) -> DriftConfig:
+        return cls(drift.numeric_method, drift.categorical_method, drift.threshold, drift.psi_threshold)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def training_data_with_feedback(settings: Settings, contract: DatasetContract, p
     target = contract.target
     added[target.column] = [target.positive if churned else target.negative for churned in labelled["churned"].astype(bool)]
     combined = pd.concat([base, added.astype(object).where(added.notna(), "")[base.columns]], ignore_index=True)
-    folder = settings.retrain_data_dir
+    folder = settings.retraining.data_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv"
     combined.to_csv(path, index=False)
@@ -56,7 +56,7 @@ def retrain(settings: Settings, contract: DatasetContract, predictions: pd.DataF
     added = 0
     settings = retraining_settings(settings, connect(settings))
     run_settings = settings
-    if settings.retrain_with_feedback and predictions["churned"].notna().any():
+    if settings.retraining.with_feedback and predictions["churned"].notna().any():
         path, added = training_data_with_feedback(settings, contract, predictions)
         base = settings.data or acquire_data(settings)[1]
         run_settings = settings.model_copy(update={"data": str(path.resolve()), "data_sha256": None, "data_derived_from": f"{base} + feedback"})

@@ -34,7 +34,7 @@ from churnops.monitoring.quality import check_quality
 from churnops.monitoring.retraining import retrain
 from churnops.monitoring.window import Window, WindowData, read_window
 from churnops.retraining import RetrainingFailed
-from churnops.settings import Settings
+from churnops.settings import DriftSettings, Settings
 from churnops.store import create_store_engine
 from churnops.tracking import connect, ensure_experiment
 
@@ -55,37 +55,37 @@ def run_monitoring(settings: Settings, window: Window, progress: Any = None) -> 
     reference = load_reference(settings, client)
     # The window is read with the contract the monitored version was trained with, unless --dataset overrides it.
     contract = load_contract(settings.dataset) if settings.dataset else version_contract(settings.model_name, reference.version)
-    engine = create_store_engine(settings.store_url)
+    engine = create_store_engine(settings.store.url)
     try:
         step("read window")
         data = read_window(engine, window, contract)
         current = data.predictions
         summary, drift = _measure(settings, contract, reference, data, step)
         metrics = flat_metrics(summary, drift)
-        if summary["performance"]["labelled"] < settings.monitor_min_labelled:
+        if summary["performance"]["labelled"] < settings.monitoring.min_labelled:
             metrics.pop("performance/roc_auc", None)  # too few labels to judge; still reported in the summary
 
         step("log to MLflow")
-        ensure_experiment(settings, settings.monitoring_experiment)
+        ensure_experiment(settings, settings.monitoring.experiment)
         with mlflow.start_run(run_name=f"monitor-{window.end:%Y-%m-%dT%H:%M}") as run:
             run_id = run.info.run_id
-            found = alerting.evaluate_rules(metrics, settings, window, reference.version, run_id)
+            found = alerting.evaluate_rules(metrics, settings.alerts, window, reference.version, run_id)
             summary.update(run_id=run_id, metrics=metrics, alerts=[alert.to_dict() for alert in found])
-            _log_run(client, run_id, summary, metrics, drift, window, found, settings)
+            _log_run(client, run_id, summary, metrics, drift, window, found, settings.drift)
         step("alerts")
         alerting.record_run(engine, summary, metrics, found)
-        summary["notifications"] = alerting.notify(found, settings)
-        if settings.elasticsearch_url:
+        summary["notifications"] = alerting.notify(found, settings.alerts)
+        if settings.elasticsearch.url:
             step("export")
             from churnops.store.elasticsearch import ElasticsearchExporter  # noqa: PLC0415 - the client (~2 s to import) only when configured
 
-            summary["export"] = ElasticsearchExporter(settings, contract).export_all(engine, summary)
+            summary["export"] = ElasticsearchExporter(settings.elasticsearch, contract).export_all(engine, summary)
         summary["retraining"] = None
-        if settings.auto_retrain and any(alert.retrain for alert in found):
+        if settings.retraining.on_alert and any(alert.retrain for alert in found):
             step("retrain")
             summary["retraining"] = _retrain(settings, contract, current, client, run_id)
         summary["seconds"] = round(time.perf_counter() - started, 2)
-        _keep_locally(settings, summary, drift, run_id)
+        _keep_locally(settings.monitoring.report_dir, summary, drift, run_id)
         return summary
     finally:
         engine.dispose()
@@ -115,7 +115,7 @@ def _measure(
     window, current = data.window, data.predictions
     numeric, categorical = contract.numeric_columns, contract.categorical_columns
     drift: DriftResult | None = None
-    if len(current) >= settings.monitor_min_rows:
+    if len(current) >= settings.monitoring.min_rows:
         step("drift")
         drift = detect_drift(
             reference.frame,
@@ -123,20 +123,20 @@ def _measure(
             numeric,
             categorical,
             PROBABILITY,
-            DriftConfig.from_settings(settings),
+            DriftConfig.from_settings(settings.drift),
         )
     step("quality, performance, service")
     quality = check_quality(reference.frame, current, numeric, categorical)
     performance = measure_performance(current, reference.test_metrics)
     service = measure_service(data.requests, len(current))
-    host = measure_host(_store_folder(settings))
+    host = measure_host(_store_folder(settings.store.url))
     summary: dict[str, Any] = {
         "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
         "model": {"name": reference.model_name, "version": reference.version, "threshold": reference.threshold},
         "served_versions": sorted(current["model_version"].astype(str).unique().tolist()),
         "drift": drift.to_dict()
         if drift
-        else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitor_min_rows}"},
+        else {"skipped": f"{len(current)} predictions in the window; drift needs at least {settings.monitoring.min_rows}"},
         "quality": quality.to_dict(),
         "performance": performance.to_dict(),
         "service": service.to_dict(),
@@ -196,7 +196,7 @@ def _log_run(
     drift: DriftResult | None,
     window: Window,
     found: list[alerting.Alert],
-    settings: Settings,
+    drift_settings: DriftSettings,
 ) -> None:
     at = int(window.end.timestamp() * 1000)
     client.log_batch(run_id, metrics=[Metric(key, value, at, 0) for key, value in metrics.items()])
@@ -213,9 +213,9 @@ def _log_run(
     mlflow.log_params(
         {
             "window_length_s": int((window.end - window.start).total_seconds()),
-            "drift_numeric_method": settings.drift_numeric_method,
-            "drift_categorical_method": settings.drift_categorical_method,
-            "drift_threshold": settings.drift_threshold,
+            "drift_numeric_method": drift_settings.numeric_method,
+            "drift_categorical_method": drift_settings.categorical_method,
+            "drift_threshold": drift_settings.threshold,
         }
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -224,8 +224,8 @@ def _log_run(
     mlflow.log_dict(_json_ready(summary), SUMMARY_NAME)
 
 
-def _keep_locally(settings: Settings, summary: dict[str, Any], drift: DriftResult | None, run_id: str) -> None:
-    folder = settings.monitor_report_dir / run_id
+def _keep_locally(report_dir: Path, summary: dict[str, Any], drift: DriftResult | None, run_id: str) -> None:
+    folder = report_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     if drift is not None:
         drift.save_html(folder / REPORT_NAME)
@@ -237,6 +237,5 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _store_folder(settings: Settings) -> Path:
-    url = settings.store_url
+def _store_folder(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///")).resolve().parent if url.startswith("sqlite:///") else Path.cwd()

@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
     app.add_exception_handler(RetrainRefused, _refused)
-    guards.install(app, settings)  # body size, hosts, origins, bounded 422s; inside RequestContext, which counts their answers
+    guards.install(app, settings.api)  # body size, hosts, origins, bounded 422s; inside RequestContext, which counts their answers
     app.add_middleware(RequestContext, service=service)
     return app
 
@@ -83,7 +83,7 @@ def _mount_predictions(app: FastAPI, service: Service) -> None:
 def create_app_from_environment() -> FastAPI:
     """uvicorn's factory (`churnops serve`): settings from CHURNOPS_* variables, JSON logs in every worker."""
     settings = Settings()
-    configure_json_logging(settings.log_level)
+    configure_json_logging(settings.api.log_level)
     return create_app(settings)
 
 

@@ -21,7 +21,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 def require_admin(service: ServiceDep, api_key: Annotated[str | None, Security(api_key_header)]) -> None:
     """Constant-time key check; admin is off entirely when no key is configured."""
-    configured = service.settings.api_key
+    configured = service.settings.api.key
     if configured is None:
         raise HTTPException(403, "Admin endpoints are disabled: set CHURNOPS_API_KEY on the service to enable them.")
     if api_key is None or not hmac.compare_digest(api_key.encode(), configured.get_secret_value().encode()):

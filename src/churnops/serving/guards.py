@@ -1,6 +1,6 @@
 """Hostile input gets a 4xx, never a 500: strict JSON, a body-size limit, trusted hosts and origins, bounded 422 answers.
 
-`install(app, settings)` registers all of it in one place. The routers that read bodies use
+`install(app, settings.api)` registers all of it in one place. The routers that read bodies use
 `StrictJSONRoute`, so FastAPI's own body parsing goes through `strict_loads`.
 
 Strict JSON (`strict_loads`) refuses what Python's `json` module lets through: `NaN`, `Infinity`,
@@ -29,7 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from churnops.settings import Settings
+from churnops.settings import ApiSettings
 
 log = logging.getLogger("churnops.guards")
 
@@ -252,11 +252,11 @@ async def _too_large(error: BodyTooLarge, send: Send) -> None:
 # -- hosts and origins --
 
 
-def trusted_hosts(settings: Settings) -> list[str]:
+def trusted_hosts(api: ApiSettings) -> list[str]:
     """CHURNOPS_ALLOWED_HOSTS, or the loopback names when bound to loopback, or any host when bound elsewhere."""
-    if settings.allowed_hosts is not None:
-        return [f"[{host}]" if ":" in host and not host.startswith("[") else host for host in settings.allowed_hosts]
-    return list(LOOPBACK_HOST_PATTERNS) if settings.api_host in LOOPBACK_HOSTS else ["*"]
+    if api.allowed_hosts is not None:
+        return [f"[{host}]" if ":" in host and not host.startswith("[") else host for host in api.allowed_hosts]
+    return list(LOOPBACK_HOST_PATTERNS) if api.host in LOOPBACK_HOSTS else ["*"]
 
 
 class WebSocketOrigins:
@@ -277,16 +277,16 @@ class WebSocketOrigins:
         await self.app(scope, receive, send)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, api: ApiSettings) -> None:
     """Register the guards. Call before adding the request-context middleware, so its metrics and logs see their answers."""
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # innermost of the four
+    app.add_middleware(BodySizeLimit, max_bytes=api.max_body_bytes)  # innermost of the four
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.allowed_origins,
+        allow_origins=api.allowed_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
     )
-    app.add_middleware(WebSocketOrigins, allowed_origins=settings.allowed_origins)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings))  # outermost: a foreign Host gets 400 first
+    app.add_middleware(WebSocketOrigins, allowed_origins=api.allowed_origins)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(api))  # outermost: a foreign Host gets 400 first

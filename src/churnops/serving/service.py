@@ -54,13 +54,7 @@ class Service:
         self.watcher.check()  # the first version now, so the request models come from its contract
         self._use_contract(self.watcher.current)
         self.metrics = ServiceMetrics()
-        self.store = PredictionStore(
-            settings.store_url,
-            settings.spool_dir,
-            batch_size=settings.store_batch_size,
-            flush_seconds=settings.store_flush_seconds,
-            retry_seconds=settings.store_retry_seconds,
-        )
+        self.store = PredictionStore.from_settings(settings.store)
         self.jobs = RetrainJobs(settings, on_finished=self.watcher.check)
         self.metrics.track_store(lambda: self.store.queue_depth, lambda: self.store.spooled_records)
         self.exports: Any = None  # the Elasticsearch export loop, when CHURNOPS_ELASTICSEARCH_URL is set
@@ -70,10 +64,10 @@ class Service:
     def start(self) -> None:
         self.store.start()
         self.watcher.start()
-        if self.settings.elasticsearch_url:
+        if self.settings.elasticsearch.url:
             from churnops.store.elasticsearch import ExportLoop  # noqa: PLC0415 - the Elasticsearch client (~2 s to import) only when configured
 
-            self.exports = ExportLoop(self.settings, self.contract, create_store_engine(self.settings.store_url))
+            self.exports = ExportLoop(self.settings.elasticsearch, self.contract, create_store_engine(self.settings.store.url))
             self.exports.start()
 
     def stop(self) -> None:
@@ -97,7 +91,7 @@ class Service:
         self.contract: DatasetContract = contract
         self.customer_model: type[BaseModel] = customer_model(contract, example)
         self.example: dict[str, Any] = self.customer_model.model_json_schema()["examples"][0]  # shown in /docs
-        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, self.settings.max_batch_size, self.example)
+        self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, self.settings.api.max_batch_size, self.example)
 
     def _swapped(self, model: ServedModel) -> None:
         """A new version is served: if it was trained on other columns, requests follow its contract from now on."""
@@ -149,15 +143,15 @@ class Service:
         store in one call per flush interval: per-request records cost a quarter of the throughput.
         """
         self.metrics.observe_request(endpoint, method, status, seconds)
-        if self.settings.request_log and endpoint not in UNLOGGED_ENDPOINTS:
+        if self.settings.store.request_log and endpoint not in UNLOGGED_ENDPOINTS:
             self._requests.append((time.time(), endpoint, method, status, seconds * 1000, request_id.get()))
-            if len(self._requests) >= self.settings.store_batch_size or time.monotonic() - self._requests_since >= self.settings.store_flush_seconds:
+            if len(self._requests) >= self.settings.store.batch_size or time.monotonic() - self._requests_since >= self.settings.store.flush_seconds:
                 self.flush_request_log()
 
     async def flush_request_log_periodically(self) -> None:
         """Runs on the event loop beside the requests, so an idle service still hands over its last requests."""
         while True:
-            await asyncio.sleep(self.settings.store_flush_seconds)
+            await asyncio.sleep(self.settings.store.flush_seconds)
             self.flush_request_log()
 
     def flush_request_log(self) -> None:
@@ -189,7 +183,7 @@ class Service:
             reasons.append(f"no model: {self.watcher.reason}")
         reachable, why = self.store.reachable()
         if not reachable:
-            reasons.append(f"prediction store unreachable ({why}); predictions are spooled to {self.settings.spool_dir} and replayed later")
+            reasons.append(f"prediction store unreachable ({why}); predictions are spooled to {self.settings.store.spool_dir} and replayed later")
         return {
             "ready": not reasons,
             "model_version": model.version if model else None,

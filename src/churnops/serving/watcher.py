@@ -81,5 +81,5 @@ class ChampionWatcher:
         return False
 
     def _poll(self) -> None:
-        while not self._stop.wait(self.settings.alias_poll_seconds):
+        while not self._stop.wait(self.settings.api.alias_poll_seconds):
             self.check()

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from churnops.data.contract import DatasetContract
-from churnops.settings import Settings
+from churnops.settings import ElasticsearchSettings
 from churnops.store import ALERTS, FEEDBACK, PREDICTIONS, migrate
 
 log = logging.getLogger("churnops.elasticsearch")
@@ -124,15 +124,15 @@ def mappings(contract: DatasetContract) -> dict[str, dict[str, Any]]:
 
 
 class ElasticsearchExporter:
-    def __init__(self, settings: Settings, contract: DatasetContract, sleep: Callable[[float], None] = time.sleep) -> None:
-        if not settings.elasticsearch_url:
+    def __init__(self, elasticsearch: ElasticsearchSettings, contract: DatasetContract, sleep: Callable[[float], None] = time.sleep) -> None:
+        if not elasticsearch.url:
             raise ValueError("ElasticsearchExporter needs CHURNOPS_ELASTICSEARCH_URL")
-        self.url = settings.elasticsearch_url
-        self.prefix = settings.elasticsearch_index_prefix
-        self.max_retries = settings.elasticsearch_max_retries
+        self.url = elasticsearch.url
+        self.prefix = elasticsearch.index_prefix
+        self.max_retries = elasticsearch.max_retries
         self.contract = contract
         self.sleep = sleep
-        api_key = settings.elasticsearch_api_key.get_secret_value() if settings.elasticsearch_api_key else None
+        api_key = elasticsearch.api_key.get_secret_value() if elasticsearch.api_key else None
         # Retries are ours (with backoff), not the transport's immediate ones.
         self.client = Elasticsearch(self.url, api_key=api_key, request_timeout=10, max_retries=0, retry_on_timeout=False)
         self._templates_ready = False
@@ -332,10 +332,10 @@ def monitoring_document(summary: dict[str, Any]) -> dict[str, Any]:
 class ExportLoop:
     """The API's background exporter: every few seconds, the store rows not yet in Elasticsearch. Never touches requests."""
 
-    def __init__(self, settings: Settings, contract: DatasetContract, engine: Engine) -> None:
-        self.exporter = ElasticsearchExporter(settings, contract)
+    def __init__(self, elasticsearch: ElasticsearchSettings, contract: DatasetContract, engine: Engine) -> None:
+        self.exporter = ElasticsearchExporter(elasticsearch, contract)
         self.engine = engine
-        self.interval = settings.elasticsearch_export_seconds
+        self.interval = elasticsearch.export_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="churnops-es-export", daemon=True)
         self.last: dict[str, Any] = {}

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from churnops.errors import ConfigError, StoreError
+from churnops.settings import StoreSettings
 from churnops.store.engine import create_store_engine, describe_error, is_outage, migrate
 from churnops.store.records import FeedbackRecord, PredictionRecord, Record, RequestRecord
 from churnops.store.rows import TABLES, Rows
@@ -88,6 +89,11 @@ class PredictionStore:
         self._probe_lock = threading.Lock()
         self._probe: tuple[float, tuple[bool, str | None]] | None = None
         self._latest_monitoring: tuple[float, dict[str, Any] | None] | None = None
+
+    @classmethod
+    def from_settings(cls, store: StoreSettings) -> PredictionStore:
+        """The store CHURNOPS_STORE_URL, CHURNOPS_SPOOL_DIR and CHURNOPS_STORE_{BATCH_SIZE,FLUSH_SECONDS,RETRY_SECONDS} describe."""
+        return cls(store.url, store.spool_dir, batch_size=store.batch_size, flush_seconds=store.flush_seconds, retry_seconds=store.retry_seconds)
 
     # -- lifecycle --
 

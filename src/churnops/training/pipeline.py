@@ -138,8 +138,8 @@ def hold_out(settings: Settings, prepared: Prepared) -> Prepared:
 
 
 def trusted_evaluation_set(settings: Settings, client: MlflowClient, prepared: Prepared) -> EvaluationSet | None:
-    if settings.gate_evaluation_data:
-        return evaluation_sets.load_pinned(settings.gate_evaluation_data, prepared.contract, DATA_CACHE)
+    if settings.gate.evaluation_data:
+        return evaluation_sets.load_pinned(settings.gate.evaluation_data, prepared.contract, DATA_CACHE)
     champion = registry.version_by_alias(client, settings.model_name, registry.CHAMPION)
     if champion is None:
         return None
@@ -190,8 +190,8 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
                 "seed": settings.seed,
                 "test_size": settings.test_size,
                 "validation_size": settings.validation_size,
-                "cv_folds": settings.cv_folds,
-                "search_trials": settings.search_trials,
+                "cv_folds": settings.search.cv_folds,
+                "search_trials": settings.search.trials,
                 **{f"n_{part}": size for part, size in split.sizes().items()},
             }
         )
@@ -201,7 +201,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
             context="training",
         )
         progress.step("search")
-        result = search(contract, split.train, settings, on_trial=progress.trial)
+        result = search(contract, split.train, settings.search, settings.seed, on_trial=progress.trial)
         progress.step("fit")
         pipeline = build_pipeline(contract, result.family, result.params, settings.seed).fit(split.train.features, split.train.target)
         validation_probabilities = pipeline.predict_proba(split.validation.features)[:, 1]
@@ -342,7 +342,7 @@ def register_and_gate(settings: Settings, prepared: Prepared, trained: Trained, 
             metrics,
             champion,
             evaluated.parity_difference,
-            settings,
+            settings.gate,
             floors=prepared.contract.gate,
             evaluation=f"{evaluation.description}, fingerprint {evaluation.fingerprint[:12]}",
             data_rule=synthetic_rule(client, settings, prepared),

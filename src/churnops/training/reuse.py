@@ -17,8 +17,8 @@ from churnops.settings import Settings
 
 TRAINING_KEY_TAG = "training_key"
 PACKAGE = Path(__file__).resolve().parent
-# Settings that change what is trained or whether it is promoted; the gate settings (gate_*) are added by prefix,
-# so a gate setting added later counts without editing this list. Tracking, serving and monitoring settings do not count.
+# Settings (flat names) that change what is trained or whether it is promoted; the gate group is added whole, so a
+# gate setting added later counts without editing this list. Tracking, serving and monitoring settings do not count.
 TRAINING_SETTINGS = (
     "seed",
     "test_size",
@@ -29,7 +29,6 @@ TRAINING_SETTINGS = (
     "search_timeout_seconds",
     "cv_folds",
     "threshold_metric",
-    "parity_tolerance",
 )
 
 
@@ -47,8 +46,9 @@ def code_digest() -> str:
 
 
 def training_settings(settings: Settings) -> dict[str, Any]:
-    chosen = {name: getattr(settings, name) for name in TRAINING_SETTINGS}
-    chosen.update({name: getattr(settings, name) for name in type(settings).model_fields if name.startswith("gate_")})
+    values = settings.flat_values()
+    chosen = {name: values[name] for name in TRAINING_SETTINGS}
+    chosen.update(settings.gate.model_dump(by_alias=True))  # gate_min_roc_auc, ..., parity_tolerance
     return chosen
 
 

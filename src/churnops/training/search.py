@@ -19,7 +19,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from churnops.data.contract import DatasetContract
 from churnops.data.split import Part
-from churnops.settings import Settings
+from churnops.settings import SearchSettings
 from churnops.training.families import DEFAULT_PARAMS, build_pipeline, suggest_params, to_trial_params
 
 TrialCallback = Callable[[int, int, float, float], None]  # (done, total, trial score, best score)
@@ -34,17 +34,17 @@ class SearchResult:
     trials: list[dict[str, Any]]
 
 
-def search(contract: DatasetContract, train: Part, settings: Settings, on_trial: TrialCallback | None = None) -> SearchResult:
+def search(contract: DatasetContract, train: Part, settings: SearchSettings, seed: int, on_trial: TrialCallback | None = None) -> SearchResult:
     """Run the study inside the active MLflow run; returns the best family and parameters."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    folds = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=settings.seed)
+    folds = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=seed)
     families = list(settings.families)
     history: list[dict[str, Any]] = []
 
     def objective(trial: optuna.Trial) -> float:
         family = trial.suggest_categorical("family", families)
         params = suggest_params(trial, family)
-        pipeline = build_pipeline(contract, family, params, settings.seed)
+        pipeline = build_pipeline(contract, family, params, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             scores = cross_val_score(pipeline, train.features, train.target, cv=folds, scoring="roc_auc", n_jobs=settings.n_jobs)
@@ -56,15 +56,15 @@ def search(contract: DatasetContract, train: Part, settings: Settings, on_trial:
         history.append({"number": trial.number, "family": family, "params": params, "cv_roc_auc_mean": float(scores.mean())})
         return float(scores.mean())
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=settings.seed))
-    for family in families[: settings.search_trials]:
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    for family in families[: settings.trials]:
         study.enqueue_trial(to_trial_params(family, DEFAULT_PARAMS[family]))
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if on_trial is not None:
-            on_trial(len(study.trials), settings.search_trials, float(trial.value or 0.0), float(study.best_value))
+            on_trial(len(study.trials), settings.trials, float(trial.value or 0.0), float(study.best_value))
 
-    study.optimize(objective, n_trials=settings.search_trials, timeout=settings.search_timeout_seconds, callbacks=[report])
+    study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout_seconds, callbacks=[report])
     best = max(history, key=lambda trial: (trial["cv_roc_auc_mean"], -trial["number"]))
     mlflow.log_figure(plot_history(history), "search/history.png")
     mlflow.log_dict({"trials": history}, "search/trials.json")

@@ -67,7 +67,7 @@ def build_router(service: Service) -> APIRouter:
         """Predictions for up to `max_batch_size` customers, in the order sent."""
         body = await request.body()
         records = await run_in_threadpool(
-            _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.max_batch_size
+            _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.api.max_batch_size
         )
         scored = service.predict(records, "batch")
         rows = service.prediction_rows(scored, records)
@@ -87,7 +87,7 @@ def build_router(service: Service) -> APIRouter:
         """MLflow scoring-server formats (`dataframe_split`, `dataframe_records`, `inputs`, CSV); answers as `mlflow models serve` does."""
         body = await request.body()
         try:
-            records = await run_in_threadpool(parse_payload, body, request.headers.get("content-type"), Customer, service.settings.max_batch_size)
+            records = await run_in_threadpool(parse_payload, body, request.headers.get("content-type"), Customer, service.settings.api.max_batch_size)
         except InvocationsInputError as error:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": str(error)}, status_code=error.status_code)
         scored = service.predict(records, "invocations")
@@ -166,7 +166,7 @@ def _json(content: Any) -> Response:
 
 def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -> dict[str, Any]:
     """Every failure is an error object for this message: the connection stays open and nothing is stored."""
-    limit = service.settings.max_body_bytes
+    limit = service.settings.api.max_body_bytes
     if len(message) > limit:
         return {
             "error": "message too large",
