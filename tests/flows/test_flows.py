@@ -277,7 +277,7 @@ def test_schedule_serves_cron_deployments_from_config_and_runs_them(
         assert stored_rows(flow_environment.settings, batch_run) == 250
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(60)
+        code = process.wait(180)  # it finishes the flow runs it started; slow on a loaded machine
     assert code == 0, log.read_text()
 
 
@@ -297,18 +297,23 @@ def test_schedule_registers_deployments_on_a_work_pool_and_a_worker_runs_them(
     flow_run = run_deployment("batch-scoring/nightly-batch-scoring", parameters={"input_file": str(customers)}, timeout=0)
     worker_log = tmp_path / "worker.log"
     env = {**os.environ, **flow_environment.variables, "PREFECT_API_URL": prefect_server}
-    with worker_log.open("wb") as output:
-        worker = subprocess.run(
-            [PREFECT, "worker", "start", "--pool", "churnops-pool", "--run-once"],
-            cwd=flow_environment.folder,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            timeout=300,
-            check=False,
-        )
-    assert worker.returncode == 0, worker_log.read_text()
-    finished = read_flow_run(flow_run.id)
+    # A worker started with --run-once polls once: on a busy machine the run may not be due yet at that
+    # poll, so the worker is started again (at most three times) until the run is final.
+    for _ in range(3):
+        with worker_log.open("ab") as output:
+            worker = subprocess.run(
+                [PREFECT, "worker", "start", "--pool", "churnops-pool", "--run-once"],
+                cwd=flow_environment.folder,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+                check=False,
+            )
+        assert worker.returncode == 0, worker_log.read_text()
+        finished = read_flow_run(flow_run.id)
+        if finished.state is not None and finished.state.is_final():
+            break
     assert finished.state is not None and finished.state.is_completed(), worker_log.read_text()
     batch_run = next(tag.split(":", 1)[1] for tag in finished.tags if tag.startswith("mlflow.batch-scoring:"))
     assert stored_rows(flow_environment.settings, batch_run) == 120
