@@ -241,6 +241,7 @@ def sample_file(telco_csv: Path, folder: Path, customers: int) -> Path:
     return path
 
 
+@pytest.mark.serial
 def test_schedule_serves_cron_deployments_from_config_and_runs_them(
     training: FinishedFlow, flow_environment: FlowEnvironment, prefect_server: str, telco_csv: Path, tmp_path: Path
 ) -> None:
@@ -281,6 +282,7 @@ def test_schedule_serves_cron_deployments_from_config_and_runs_them(
     assert code == 0, log.read_text()
 
 
+@pytest.mark.serial
 def test_schedule_registers_deployments_on_a_work_pool_and_a_worker_runs_them(
     training: FinishedFlow, flow_environment: FlowEnvironment, prefect_server: str, telco_csv: Path, tmp_path: Path
 ) -> None:
