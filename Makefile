@@ -32,12 +32,11 @@ run: env
 	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
 
 # The suite runs in parallel (pytest-xdist), one test file per worker at a time so module fixtures are built
-# once; then the few tests marked `serial` run alone. TEST_WORKERS=1 runs the first part in one process.
+# once; TEST_WORKERS=1 runs it in one process.
 TEST_WORKERS ?= auto
 
 test: env
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(RUN) pytest -m serial
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
 # Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc.
