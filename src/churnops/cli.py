@@ -787,6 +787,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
+        # Idle keep-alive connections stay open longer than client pools and load balancers keep them (AWS ALB: 60 s),
+        # so the server never closes one a client is about to reuse: a request sent on it would fail with a read error.
+        timeout_keep_alive=75,
         ws_max_size=settings.api.max_body_bytes,  # a WebSocket message is held to the same limit as a request body
     )
 
