@@ -7,7 +7,7 @@
 # Quality gates (each one alone, or all of them with `make ci`):
 #   make format      rewrite the code in the project style (ruff format, import order)
 #   make lint        check formatting and lint rules (ruff: pyflakes, pycodestyle, pylint, bugbear, bandit rules)
-#                    and the import rules between layers (import-linter, docs/architecture.md)
+#                    and the import rules between layers (import-linter, docs/architecture.md); hadolint on the Dockerfiles
 #   make typecheck   mypy on src/
 #   make security    bandit on src/ and pip-audit on the locked dependencies
 #   make ci          every gate, then the tests, with a summary of what failed
@@ -19,14 +19,15 @@ RUN := $(UV) run --frozen
 PORT ?= 5000
 API_PORT ?= 8000
 PYTHON_PATHS := src tests benchmarks deploy scripts
+DOCKERFILES := $(sort $(wildcard deploy/docker/*.Dockerfile))
 
-.PHONY: run test env system-deps pipeline ui benchmark clean format lint typecheck security ci watch test-unit test-data reference-pipeline schedule
+.PHONY: image publish base-image run test env system-deps pipeline ui benchmark clean format lint typecheck security ci watch test-unit test-data reference-pipeline schedule
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
 env: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 
 run: env
 	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
@@ -59,6 +60,7 @@ lint: env
 	$(RUN) ruff format --check $(PYTHON_PATHS)
 	$(RUN) ruff check $(PYTHON_PATHS)
 	$(RUN) lint-imports --no-logo --no-cache
+	$(RUN) hadolint $(DOCKERFILES)
 
 typecheck: env
 	$(RUN) mypy src
@@ -97,6 +99,21 @@ benchmark: env
 	$(RUN) python benchmarks/serve.py
 	$(RUN) python benchmarks/monitor.py
 	$(RUN) python benchmarks/cli_start.py
+
+# Container images (deploy/docker/): Docker where a daemon answers, else podman. BASE_IMAGE=... replaces
+# the default python:3.11-slim-bookworm base; `make base-image` builds a Debian one locally (root, debootstrap).
+# `make publish CHURNOPS_REGISTRY=docker.io/<user>` pushes <image>:<version>, :<git commit> and :latest.
+BASE_IMAGE ?=
+CHURNOPS_REGISTRY ?=
+
+image:
+	BASE_IMAGE="$(BASE_IMAGE)" python3 scripts/images.py build
+
+publish:
+	CHURNOPS_REGISTRY="$(CHURNOPS_REGISTRY)" python3 scripts/images.py publish
+
+base-image:
+	python3 scripts/images.py base
 
 clean:
 	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm predictions.db-journal mlflow-ui.log

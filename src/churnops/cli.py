@@ -794,5 +794,36 @@ def serve(
     )
 
 
+# The optional dependency group (pyproject.toml) that provides each module a command may need.
+OPTIONAL_MODULES = {
+    "optuna": "train",
+    "matplotlib": "train",
+    "skl2onnx": "train",
+    "onnx": "train",
+    "flask": "train",
+    "evidently": "monitor",
+    "prefect": "orchestrate",
+}
+
+
+def run() -> None:
+    """The `churnops` entry point: the app, with a missing optional dependency named instead of a traceback
+    (the API image installs only what serving needs)."""
+    try:
+        app()
+    except ModuleNotFoundError as error:
+        package = (error.name or "").split(".")[0]
+        group = OPTIONAL_MODULES.get(package)
+        if group is None:
+            raise
+        err.print(
+            f"[bold red]error:[/] this command needs the '{group}' dependencies ({package} is not installed here): "
+            f"pip install 'churnops[{group}]', or `make env` in a checkout; the churnops-jobs image has them all.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -25,8 +25,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.0) -> Iterator[str]:
-    """`mlflow server` with artifact serving on; yields its URL once /health answers."""
+def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.0, host: str = "127.0.0.1") -> Iterator[str]:
+    """`mlflow server` with artifact serving on; yields its (loopback) URL once /health answers.
+
+    host="0.0.0.0" also lets containers reach it (through host.containers.internal)."""
     port = free_port()
     command = [
         sys.executable,
@@ -39,12 +41,14 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.
         "--artifacts-destination",
         artifacts.as_uri(),
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--workers",
         "1",
     ]
+    if host != "127.0.0.1":  # MLflow 3 refuses requests whose Host header is not a loopback name unless told
+        command += ["--allowed-hosts", "*"]
     with server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
         yield url
 

@@ -1,0 +1,49 @@
+# The prediction API image: `churnops serve` with only what serving needs (no training, monitoring
+# or orchestration dependencies). Build from the repository root:
+#   docker build -f deploy/docker/api.Dockerfile -t churnops-api .      (or: make image)
+# BASE_IMAGE must provide python3 (3.11) with venv; the tests pass a Debian base built locally.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
+ARG UV_VERSION=0.13.9
+# UV_NATIVE_TLS: trust the system's CA store (a build behind a TLS-inspecting proxy mounts its CA there).
+ENV UV_NATIVE_TLS=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/churnops PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
+WORKDIR /src
+# Dependencies first, in their own layer: rebuilt only when the lock changes, not on every code change.
+# Their test suites are dropped (about 100 MB) and the rest compiled once, so the container starts
+# without compiling (it runs as a user who cannot write there).
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
+    /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --python python3 \
+ && find /opt/churnops/lib -depth -type d -name tests -exec rm -rf {} + \
+ && python3 -m compileall -q -j 0 /opt/churnops/lib
+COPY pyproject.toml uv.lock README.md /src/
+COPY src /src/src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    /opt/uv/bin/uv sync --frozen --no-dev --no-editable --python python3 \
+ && python3 -m compileall -q /opt/churnops/lib/python3.11/site-packages/churnops
+
+FROM ${BASE_IMAGE}
+ARG VERSION=0.1.0
+ARG GIT_COMMIT=unknown
+LABEL org.opencontainers.image.title="churnops-api" \
+      org.opencontainers.image.description="churnops prediction API: serves the registered champion and stores every prediction" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${GIT_COMMIT}" \
+      org.opencontainers.image.licenses="MIT"
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
+COPY --from=build /opt/churnops /opt/churnops
+# PORT: Cloud Run and Heroku set it; 8080 otherwise. The prediction store defaults to SQLite in the
+# home folder (mount a volume there, or point CHURNOPS_STORE_URL at PostgreSQL).
+ENV PATH=/opt/churnops/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PORT=8080 \
+    CHURNOPS_STORE_URL=sqlite:////home/churnops/predictions.db
+USER 10001:10001
+WORKDIR /home/churnops
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=4)"]
+# exec: the server is PID 1 and gets the container's SIGTERM (a graceful drain of the store).
+CMD ["sh", "-c", "exec churnops serve --host 0.0.0.0 --port \"${PORT}\""]
