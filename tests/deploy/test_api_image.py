@@ -75,8 +75,7 @@ def test_documented_examples_score_exactly_as_the_model_in_process(api_container
     # The README's example (the contract's example customer) and the examples /docs shows.
     readme_example = load_contract(CONTRACT_PATH).example_record()
     openapi = httpx.get(f"{base}/openapi.json").json()
-    single = openapi["components"]["schemas"][_request_schema(openapi, "/predict")]["examples"][0]
-    batch = openapi["components"]["schemas"][_request_schema(openapi, "/predict/batch")]["examples"][0]
+    single, batch = _request_example(openapi, "/predict"), _request_example(openapi, "/predict/batch")
 
     mlflow.set_tracking_uri(api_container["tracking_uri"])
     mlflow.set_registry_uri(api_container["tracking_uri"])
@@ -94,9 +93,12 @@ def test_documented_examples_score_exactly_as_the_model_in_process(api_container
     assert [p["churn_probability"] for p in answer.json()["predictions"]] == pytest.approx(expected, abs=1e-6)
 
 
-def _request_schema(openapi: dict[str, Any], path: str) -> str:
-    ref = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    return str(ref.rsplit("/", 1)[1])
+def _request_example(openapi: dict[str, Any], path: str) -> dict[str, Any]:
+    """The first example /docs shows for a request body (inline, or in the schema it refers to)."""
+    schema = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return dict(schema["examples"][0])
 
 
 def test_the_server_runs_as_a_non_root_user(api_container: dict[str, Any]) -> None:
