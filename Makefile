@@ -21,7 +21,7 @@ API_PORT ?= 8000
 PYTHON_PATHS := src tests benchmarks deploy scripts
 DOCKERFILES := $(sort $(wildcard deploy/docker/*.Dockerfile))
 
-.PHONY: image publish base-image run test env system-deps pipeline ui benchmark clean format lint typecheck security ci watch test-unit test-data reference-pipeline schedule
+.PHONY: image publish base-image test-containers test-deploy run test env system-deps pipeline ui benchmark clean format lint typecheck security ci watch test-unit test-data reference-pipeline schedule
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -40,9 +40,12 @@ test: env
 	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
-# Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc.
+# Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc; podman,
+# buildah, runc, catatonit (the pods' pause process) and debootstrap for the container tests (images built on a local Debian base), and
+# docker-registry (the CNCF Distribution registry) for the publish test.
 # Installs only what is missing (one apt-get update); does nothing when everything is there.
-SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver
+SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver podman:podman buildah:buildah runc:runc \
+	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry
 
 system-deps:
 	@missing=$$(for pair in $(SYSTEM_DEPS); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done); \
@@ -83,6 +86,14 @@ UNIT_TESTS := tests/test_features.py tests/test_registry.py tests/data/test_cont
 
 test-unit: env
 	$(RUN) pytest $(UNIT_TESTS) -q
+
+# The deployment checks that need no container (manifests, compose file, Azure ML job): what `make watch` runs.
+test-deploy: env
+	$(RUN) pytest tests/deploy -m "not containers" -q
+
+# The container tests alone: images built on a local Debian base, run with podman (root, runc).
+test-containers: env
+	$(RUN) pytest -m containers tests/deploy
 
 test-data: env
 	$(RUN) pytest tests/data -q

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -806,9 +807,16 @@ OPTIONAL_MODULES = {
 }
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run() -> None:
     """The `churnops` entry point: the app, with a missing optional dependency named instead of a traceback
     (the API image installs only what serving needs)."""
+    # As a container's PID 1 a process gets no default action for SIGTERM (the kernel drops it), so `docker stop`
+    # would wait and SIGKILL: exit as a normal process does, through `finally` blocks. (uvicorn installs its own.)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except ModuleNotFoundError as error:
@@ -816,12 +824,13 @@ def run() -> None:
         group = OPTIONAL_MODULES.get(package)
         if group is None:
             raise
-        err.print(
-            f"[bold red]error:[/] this command needs the '{group}' dependencies ({package} is not installed here): "
-            f"pip install 'churnops[{group}]', or `make env` in a checkout; the churnops-jobs image has them all.",
-            highlight=False,
-            soft_wrap=True,
+        from rich.markup import escape
+
+        message = (
+            f"this command needs the '{group}' dependencies ({package} is not installed here): "
+            f"pip install 'churnops[{group}]', or `make env` in a checkout; the churnops-jobs image has them all."
         )
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 
 

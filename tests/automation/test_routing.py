@@ -40,6 +40,14 @@ TRAINING = [*CODE_GATES, "reference-pipeline"]
         ("src/churnops/features.py", TRAINING),
         ("src/churnops/training/pipeline.py", TRAINING),
         ("src/churnops/model/writer.py", TRAINING),
+        # deployment files: the offline manifest checks; hadolint for a Dockerfile
+        ("deploy/docker/api.Dockerfile", ["lint", "test-deploy"]),
+        ("heroku.Dockerfile", ["lint", "test-deploy"]),
+        ("deploy/k8s/overlays/prod/kustomization.yaml", ["test-deploy"]),
+        ("deploy/ecs/task-definition.json", ["test-deploy"]),
+        ("deploy/compose.yaml", ["test-deploy"]),
+        ("app.json", ["test-deploy"]),
+        ("deploy/azureml/pipeline.py", [*CODE_GATES, "test-deploy"]),
     ],
 )
 def test_each_kind_of_change_runs_its_gates(changed: str, expected: list[str]) -> None:
@@ -110,6 +118,7 @@ def test_a_batch_runs_the_union_in_a_fixed_order_once_each() -> None:
         ROOT / "src/churnops/training/pipeline.py",
         ROOT / "configs/telco.yaml",
         ROOT / "tests/test_registry.py",
+        ROOT / "deploy/k8s/base/deployment.yaml",
         ROOT / "mlflow.db",
         ROOT / "README.md",
     ]

@@ -20,11 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from churnops.training.pipeline import run_pipeline
 from tests.support.paths import ROOT
 from tests.support.prerequisites import require
+from tests.support.servers import mlflow_server
+from tests.support.settings import fast_settings
 from tests.support.workers import once_per_run
 
 LOCAL_BASE = "localhost/churnops-base:bookworm"
@@ -118,3 +122,23 @@ def wait_for_http(url: str, timeout: float, container: str | None = None) -> flo
     raise AssertionError(
         f"{url} not ready after {time.monotonic() - started:.0f} s ({last})" + (f"\n{(logs.stdout + logs.stderr)[-3000:]}" if logs else "")
     )
+
+
+@dataclass(frozen=True)
+class ServedRegistry:
+    folder: Path  # mlflow.db and artifacts/ of an `mlflow server` (artifacts proxied: clients fetch them over HTTP)
+    result: Any  # the PipelineResult that made the champion
+
+
+@dataclass(frozen=True)
+class RegistryServer:
+    url: str  # for the tests, on loopback
+    container_url: str  # the same server as a container reaches it
+    result: Any
+
+
+def train_through_a_server(folder: Path) -> ServedRegistry:
+    with mlflow_server(f"sqlite:///{folder / 'mlflow.db'}", folder / "artifacts") as url:
+        result = run_pipeline(fast_settings(folder, tracking_uri=url))
+    assert result.promoted
+    return ServedRegistry(folder, result)

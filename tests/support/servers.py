@@ -49,7 +49,9 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, timeout: float = 120.
     ]
     if host != "127.0.0.1":  # MLflow 3 refuses requests whose Host header is not a loopback name unless told
         command += ["--allowed-hosts", "*"]
-    with server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20) as url:
+    # Its job runner (six worker processes) serves GenAI jobs no test uses, and slows the start on a busy machine.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with server_process(command, port, artifacts.parent / "mlflow-server.log", timeout, stop_timeout=20, env=env) as url:
         yield url
 
 

@@ -5,6 +5,8 @@ What changed decides what runs (`gates_for`):
     code      *.py under src/ tests/ benchmarks/ scripts/ deploy/, pyproject.toml, uv.lock  -> lint, typecheck, test-unit
     data      configs/**/*.yaml, data/**/*.csv, src/churnops/data/**                         -> test-data
     training  src/churnops/training/**, src/churnops/model/**, src/churnops/features.py    -> code gates + reference-pipeline
+    deploy    deploy/{docker,k8s,cloudrun,ecs,azureml}/**, deploy/compose.yaml, heroku.yml, app.json -> test-deploy
+              (the offline manifest checks; a Dockerfile also -> lint, for hadolint)
 
 After each round it prints the gates' summary and tells you: a desktop notification when there is a
 desktop session, e-mail when CHURNOPS_SMTP_HOST and CHURNOPS_SMTP_RECIPIENTS are set.
@@ -47,7 +49,8 @@ from churnops.settings import AlertSettings, load_settings
 CODE_GATES = ("lint", "typecheck", "test-unit")
 DATA_GATES = ("test-data",)
 TRAINING_GATES = ("reference-pipeline",)
-GATE_ORDER = (*CODE_GATES, *DATA_GATES, *TRAINING_GATES)  # fast, broad checks first
+DEPLOY_GATES = ("test-deploy",)
+GATE_ORDER = (*CODE_GATES, *DEPLOY_GATES, *DATA_GATES, *TRAINING_GATES)  # fast, broad checks first
 
 CODE_FOLDERS = frozenset({"src", "tests", "benchmarks", "scripts", "deploy"})
 CODE_FILES = frozenset({"pyproject.toml", "uv.lock"})  # tool configuration and the locked dependencies
@@ -57,6 +60,9 @@ DATA_PACKAGE = ("src", "churnops", "data")
 # What trains or writes the logged model: a change re-runs the reference pipeline.
 TRAINING_PACKAGES = (("src", "churnops", "training"), ("src", "churnops", "model"))
 TRAINING_MODULES = frozenset({"src/churnops/features.py"})
+# Deployment files: images, manifests, the stack (the Prometheus and Kibana files have tests of their own).
+DEPLOY_FOLDERS = frozenset({"docker", "k8s", "cloudrun", "ecs", "azureml"})
+DEPLOY_FILES = frozenset({"deploy/compose.yaml", "heroku.yml", "app.json", "heroku.Dockerfile", ".dockerignore"})
 
 # Never a reason to run anything: tool state, environments, run outputs, databases, editor temp files.
 IGNORED_FOLDERS = frozenset(
@@ -121,6 +127,10 @@ def _gates_for_one(relative: Path) -> set[str]:
     is_data_file = len(parts) > 1 and parts[0] == "data" and relative.suffix == ".csv"
     if is_contract or is_data_file or (len(parts) > len(DATA_PACKAGE) and parts[: len(DATA_PACKAGE)] == DATA_PACKAGE):
         gates.update(DATA_GATES)
+    if (len(parts) > 2 and parts[0] == "deploy" and parts[1] in DEPLOY_FOLDERS) or posix in DEPLOY_FILES:
+        gates.update(DEPLOY_GATES)
+        if relative.name.endswith("Dockerfile"):
+            gates.add("lint")
     return gates
 
 
