@@ -16,13 +16,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 from azure.ai.ml import load_job
+from azure.ai.ml.entities import Environment
+from azure.core.exceptions import ResourceNotFoundError
 from mlflow.tracking import MlflowClient
 
+from churnops.azureml import submit
 from churnops.azureml.checkout import CONTEXT, Checkout, checkout
 from churnops.azureml.pipeline import export_pipeline
 from churnops.errors import ConfigError
@@ -344,3 +348,47 @@ def test_export_writes_the_pipeline_yaml_from_the_command_line(tmp_path: Path) -
 def test_step_commands_refuse_missing_or_wrong_reports(tmp_path: Path, arguments: list[str], expected: str) -> None:
     (tmp_path / "empty.json").write_text("{}")
     assert expected in one_paragraph_error(churnops(tmp_path, *arguments))
+
+
+class FakeMLClient:
+    """A FAKE stand-in for azure.ai.ml.MLClient (no workspace is reachable here): records what submit sends it."""
+
+    def __init__(self, environments: set[tuple[str, str]]) -> None:
+        self.existing = environments
+        self.created: list[Any] = []
+        self.submitted: list[tuple[Any, str]] = []
+        self.environments = self
+        self.jobs = self
+
+    def get(self, name: str, version: str) -> object:
+        if (name, version) not in self.existing:
+            raise ResourceNotFoundError(f"environment {name}:{version} not found")
+        return object()
+
+    def create_or_update(self, entity: Any, experiment_name: str | None = None) -> Any:
+        if isinstance(entity, Environment):
+            self.created.append(entity)
+            return entity
+        self.submitted.append((entity, str(experiment_name)))
+        return SimpleNamespace(name="churnops-job-1", status="NotStarted", studio_url="https://ml.azure.com/runs/churnops-job-1")
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_submit_creates_a_missing_environment_then_submits_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exists: bool) -> None:
+    settings = job_settings(tmp_path)
+    found = checkout()
+    client = FakeMLClient({("churnops-test", found.environment_version)} if exists else set())
+    monkeypatch.setattr(submit, "connect_workspace", lambda azureml: client)
+    submitted = submit.submit_pipeline(settings, found)
+    assert (submitted.name, submitted.environment_created) == ("churnops-job-1", not exists)
+    assert submitted.environment == f"azureml:churnops-test:{found.environment_version}"
+    if not exists:
+        (environment,) = client.created
+        assert (environment.name, environment.version) == ("churnops-test", found.environment_version)
+        assert Path(environment.build.path) == CONTEXT  # Azure ML builds the image from the Dockerfile and the locked requirements
+    else:
+        assert client.created == []
+    ((job, experiment),) = client.submitted
+    assert experiment == settings.experiment_name
+    assert list(job.jobs) == STEPS and job.settings.default_compute == "cpu-small"
+    assert {step.component.environment for step in job.jobs.values()} == {submitted.environment}
