@@ -234,8 +234,11 @@ def run_step(command: str, variables: dict[str, str], code: Path, tracking_uri: 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_components_run_as_plain_processes_chained_into_a_gated_champion(exported: tuple[Settings, Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_the_components_run_as_plain_processes_chained_into_a_gated_champion(
+    exported: tuple[Settings, Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require(TELCO_CSV.is_file(), f"real Telco CSV not found at {TELCO_CSV}")
+    monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # the server's six job runners would only compete for the cores
     settings, _, document = exported
     jobs = document["jobs"]
     # The code snapshot Azure ML uploads: the component's code folder, copied (nothing is written into the checkout).
@@ -243,7 +246,7 @@ def test_the_components_run_as_plain_processes_chained_into_a_gated_champion(exp
     shutil.copytree(ROOT / "src", code, ignore=shutil.ignore_patterns("__pycache__"))
     outputs: dict[tuple[str, str], Path] = {}
     mounts: dict[str, Path] = {}
-    with mlflow_server(f"sqlite:///{tmp_path / 'workspace.db'}", tmp_path / "workspace-artifacts") as tracking_uri:
+    with mlflow_server(f"sqlite:///{tmp_path / 'workspace.db'}", tmp_path / "workspace-artifacts", timeout=300) as tracking_uri:
         for name in execution_order(jobs):
             job = jobs[name]
             # Each step gets the data asset mounted at a path of its own, as Azure ML mounts it.
@@ -392,3 +395,11 @@ def test_submit_creates_a_missing_environment_then_submits_the_pipeline(tmp_path
     assert experiment == settings.experiment_name
     assert list(job.jobs) == STEPS and job.settings.default_compute == "cpu-small"
     assert {step.component.environment for step in job.jobs.values()} == {submitted.environment}
+
+
+def test_train_refuses_data_other_than_the_validated_data(tmp_path: Path, synthetic_csv: Path) -> None:
+    """The train step reads the data asset again: a different file than the one validated stops before any training run."""
+    (tmp_path / "validation.json").write_text(json.dumps({"fingerprint": "0" * 64}))
+    message = one_paragraph_error(churnops(tmp_path, "train", "--data", str(synthetic_csv), "--validated", "validation.json", "--json"))
+    assert f"The data at '{synthetic_csv}'" in message and "is not the data validated in validation.json (fingerprint 000000000000)" in message
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was tracked
