@@ -45,6 +45,16 @@ TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLfl
 ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")]
 StoreUrlOption = Annotated[str | None, typer.Option("--store-url", help="Prediction store URL (default sqlite:///predictions.db).")]
+ReportOption = Annotated[
+    Path | None, typer.Option("--report", help="Also write the JSON summary to this file (folders created): what a pipeline's next step reads.")
+]
+MovedDataOption = Annotated[
+    str | None,
+    typer.Option("--data", help="Where the training data is now, if not where the training run read it (e.g. mounted elsewhere); same fingerprint."),
+]
+TrainingReportOption = Annotated[
+    Path | None, typer.Option("--training-report", help="The report `churnops train --report` wrote (instead of --run-id).")
+]
 
 
 def _show_version(value: bool) -> None:
@@ -117,6 +127,40 @@ def _check_chosen(settings: Any, *sources: str | None) -> None:
 
 def _check(*checks: Callable[[], object]) -> None:
     _run(lambda: [check() for check in checks])
+
+
+# Reports: a step's JSON summary as a file, so steps run as separate jobs (Azure ML components) hand on their results.
+
+
+def _write_report(path: Path | None, summary: dict[str, Any]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _from_report(path: Path, key: str, writer: str) -> str:
+    """`key` of the report `writer --report` wrote at `path`."""
+    hint = f"pass the file `churnops {writer} --report` wrote"
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"Cannot read report {path} ({error}): {hint}.") from error
+    value = found.get(key) if isinstance(found, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"Report {path} has no '{key}': {hint}.")
+    return value
+
+
+def _chosen_run(run_id: str | None, option: str, report: Path | None, report_option: str, writer: str) -> str:
+    """A run id given as `option`, or read from the report `churnops <writer> --report` wrote (`report_option`): exactly one of them."""
+    if report is None:
+        if run_id is None:
+            raise ConfigError(f"Pass {option}, or {report_option} with the report `churnops {writer} --report` wrote.")
+        return run_id
+    if run_id is not None:
+        raise ConfigError(f"Pass {option} or {report_option}, not both.")
+    return _from_report(report, "run_id" if writer == "train" else "evaluation_run_id", writer)
 
 
 class RichProgress:
@@ -305,18 +349,30 @@ def train(
     trials: TrialsOption = None,
     seed: SeedOption = None,
     tracking_uri: TrackingOption = None,
+    validated: Annotated[
+        Path | None, typer.Option("--validated", help="The report `churnops validate --report` wrote: train only on exactly that data.")
+    ] = None,
+    report: ReportOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate and train only: logs a training run with the model; prints its run id."""
     _check(lambda: _check_source(data), lambda: _check_contract(dataset))
     settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
     _check(lambda: _check_chosen(settings, settings.data))
-    from churnops.training.pipeline import prepare
+    expected = _run(lambda: _from_report(validated, "fingerprint", "validate")) if validated else None
+    from churnops.training.pipeline import hold_out, prepare
     from churnops.training.pipeline import train as train_step
 
     def action(progress: Any) -> Any:
         progress.step("validate")
-        return train_step(settings, prepare(settings), progress)
+        prepared = prepare(settings)
+        if expected is not None and prepared.dataset.fingerprint != expected:
+            raise DataError(
+                f"The data at '{prepared.data_path}' (fingerprint {prepared.dataset.fingerprint[:12]}) is not the data validated in {validated} "
+                f"(fingerprint {expected[:12]}): validate this data first."
+            )
+        # as in `churnops pipeline`: judged on the trusted evaluation set, whose rows never train
+        return train_step(settings, hold_out(settings, prepared), progress)
 
     trained = _with_progress(not as_json, action)
     summary = {
@@ -326,31 +382,74 @@ def train(
         "cv_roc_auc_mean": trained.cv_roc_auc_mean,
         "threshold": trained.threshold,
     }
+    _write_report(report, summary)
     print(json.dumps(summary) if as_json else f"training run {trained.run_id}: {trained.family}, CV ROC AUC {trained.cv_roc_auc_mean:.4f}")
 
 
 @app.command()
 def evaluate(
-    run_id: Annotated[str, typer.Option("--run-id", help="The training run to evaluate.")],
+    run_id: Annotated[str | None, typer.Option("--run-id", help="The training run to evaluate.")] = None,
+    training_report: TrainingReportOption = None,
+    data: MovedDataOption = None,
     tracking_uri: TrackingOption = None,
+    report: ReportOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score a training run's model on its held-out test split, in a separate linked run."""
+    _check(lambda: _check_source(data))
+    training_run = _run(lambda: _chosen_run(run_id, "--run-id", training_report, "--training-report", "train"))
     settings = _run(lambda: _settings(tracking_uri=tracking_uri))
     from churnops.progress import SilentProgress
     from churnops.training.pipeline import evaluate_training, load_trained
 
     def action() -> Any:
-        prepared, trained = load_trained(settings, run_id)
+        prepared, trained = load_trained(settings, training_run, data)
         return evaluate_training(settings, prepared, trained, SilentProgress())
 
     evaluated = _run(action)
-    summary = {"evaluation_run_id": evaluated.run_id, "test_metrics": evaluated.metrics, "parity_difference": evaluated.parity_difference}
+    summary = {
+        "evaluation_run_id": evaluated.run_id,
+        "training_run_id": training_run,
+        "test_metrics": evaluated.metrics,
+        "parity_difference": evaluated.parity_difference,
+    }
+    _write_report(report, summary)
     print(
         json.dumps(summary)
         if as_json
         else "\n".join([f"evaluation run {evaluated.run_id}", *(f"  {k}: {v:.4f}" for k, v in evaluated.metrics.items())])
     )
+
+
+@app.command()
+def register(
+    run_id: Annotated[str | None, typer.Option("--run-id", help="The training run whose model to register.")] = None,
+    evaluation_run_id: Annotated[str | None, typer.Option("--evaluation-run-id", help="That training run's evaluation run.")] = None,
+    training_report: TrainingReportOption = None,
+    evaluation_report: Annotated[
+        Path | None, typer.Option("--evaluation-report", help="The report `churnops evaluate --report` wrote (instead of --evaluation-run-id).")
+    ] = None,
+    data: MovedDataOption = None,
+    tracking_uri: TrackingOption = None,
+    report: ReportOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register an evaluated training run's model (@challenger) and promote it to @champion only if it passes the gate.
+
+    The model is registered as CHURNOPS_MODEL_NAME, and the gate reads the CHURNOPS_GATE_* settings, as in `churnops pipeline`.
+    """
+    _check(lambda: _check_source(data))
+    training_run = _run(lambda: _chosen_run(run_id, "--run-id", training_report, "--training-report", "train"))
+    evaluation_run = _run(lambda: _chosen_run(evaluation_run_id, "--evaluation-run-id", evaluation_report, "--evaluation-report", "evaluate"))
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from churnops.training.pipeline import register_run
+
+    result = _with_progress(False, lambda progress: register_run(settings, training_run, evaluation_run, data, progress))
+    _write_report(report, result.to_dict())
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    _print_summary(result, settings)
 
 
 @app.command()
@@ -512,7 +611,9 @@ def links(
 
 
 @app.command()
-def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL.")], dataset: DatasetOption = None) -> None:
+def validate(
+    data: Annotated[str, typer.Option("--data", help="CSV path or URL.")], dataset: DatasetOption = None, report: ReportOption = None
+) -> None:
     """Check a CSV against a dataset contract without training."""
     _check(lambda: _check_source(data), lambda: _check_contract(dataset))
     settings = _run(lambda: _settings(data=data, dataset=dataset))
@@ -521,7 +622,18 @@ def validate(data: Annotated[str, typer.Option("--data", help="CSV path or URL."
 
     prepared = _run(lambda: prepare(settings))
     dataset_ = prepared.dataset
-    out.print(f"OK: {dataset_.n_rows} rows, positive rate {dataset_.target.mean():.3f}, fingerprint {dataset_.fingerprint[:12]}")
+    positive_rate = float(dataset_.target.mean())
+    _write_report(
+        report,
+        {
+            "contract": prepared.contract.name,
+            "data_source": prepared.data_source,
+            "rows": dataset_.n_rows,
+            "positive_rate": positive_rate,
+            "fingerprint": dataset_.fingerprint,  # what `churnops train --validated` checks it trains on
+        },
+    )
+    out.print(f"OK: {dataset_.n_rows} rows, positive rate {positive_rate:.3f}, fingerprint {dataset_.fingerprint[:12]}")
 
 
 @app.command()
@@ -746,6 +858,78 @@ def kibana_import(
     answer = _run(lambda: import_saved_objects(settings.kibana.url, file, api_key, space))
     imported = answer.get("successCount", 0)
     out.print(f"imported {imported} saved objects into {settings.kibana.url}; open the dashboard 'churnops: model and service monitoring'")
+
+
+azureml_app = typer.Typer(
+    help="The training pipeline on Azure Machine Learning: validate, train, evaluate, register and gate as components (needs the azure extra).",
+    no_args_is_help=True,
+)
+app.add_typer(azureml_app, name="azureml")
+AzureDataOption = Annotated[
+    str | None, typer.Option("--data", help="Training data: a uri_file data asset, azureml:name:version (default CHURNOPS_AZUREML_DATA).")
+]
+ComputeOption = Annotated[str | None, typer.Option("--compute", help="Compute cluster for the steps (default CHURNOPS_AZUREML_COMPUTE).")]
+
+
+def _azureml_settings(data: str | None, compute: str | None, trials: int | None, seed: int | None, dataset: Path | None) -> Any:
+    _check(lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(azureml_data=data, azureml_compute=compute, search_trials=trials, seed=seed, dataset=dataset))
+    _check(lambda: _check_chosen(settings))
+    return settings
+
+
+@azureml_app.command("export")
+def azureml_export(
+    output: Annotated[Path, typer.Option("--out", help="Where to write the pipeline job YAML.")] = Path("pipeline.yaml"),
+    data: AzureDataOption = None,
+    compute: ComputeOption = None,
+    trials: TrialsOption = None,
+    seed: SeedOption = None,
+    dataset: DatasetOption = None,
+) -> None:
+    """Write the Azure ML pipeline job YAML, offline (no workspace, no credentials): for review or `az ml job create --file`."""
+    settings = _azureml_settings(data, compute, trials, seed, dataset)
+    from churnops.azureml.workspace import require_sdk
+
+    _run(require_sdk)
+    from churnops.azureml.checkout import checkout
+    from churnops.azureml.pipeline import export_pipeline
+
+    found = _run(checkout)
+    path = _run(lambda: export_pipeline(settings, found, output))
+    environment = f"{settings.azureml.environment}:{found.environment_version}"
+    out.print(
+        f"wrote {path}: validate -> train -> evaluate -> register on {settings.azureml.compute}, data {settings.azureml.data}, "
+        f"environment azureml:{environment}. `churnops azureml submit` creates that environment when the workspace lacks it.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@azureml_app.command("submit")
+def azureml_submit(
+    data: AzureDataOption = None,
+    compute: ComputeOption = None,
+    trials: TrialsOption = None,
+    seed: SeedOption = None,
+    dataset: DatasetOption = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Follow the steps' logs until the pipeline ends.")] = False,
+) -> None:
+    """Submit the training pipeline to the Azure ML workspace of CHURNOPS_AZUREML_* (az login, or any DefaultAzureCredential)."""
+    settings = _azureml_settings(data, compute, trials, seed, dataset)
+    from churnops.azureml.workspace import require_sdk, require_workspace
+
+    _run(lambda: require_workspace(settings.azureml))  # before the SDK's seconds-long import
+    _run(require_sdk)
+    from churnops.azureml.checkout import checkout
+    from churnops.azureml.submit import submit_pipeline
+
+    found = _run(checkout)
+    submitted = _run(lambda: submit_pipeline(settings, found, stream))
+    built = "created (Azure ML builds its image first)" if submitted.environment_created else "already in the workspace"
+    out.print(f"submitted pipeline job {submitted.name} ({submitted.status}); environment {submitted.environment} {built}", highlight=False)
+    if submitted.studio_url:
+        out.print(f"follow it in Azure ML studio: {submitted.studio_url}", highlight=False, soft_wrap=True)
 
 
 @app.command()

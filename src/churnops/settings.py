@@ -278,6 +278,27 @@ class KibanaSettings(SettingsGroup):
     api_key: Annotated[SecretStr | None, BlankIsUnset] = Field(None, alias="kibana_api_key")
 
 
+class AzureMLSettings(SettingsGroup):
+    """The Azure ML workspace `churnops azureml submit` sends the training pipeline to, and what its steps run on and read."""
+
+    subscription_id: Annotated[str | None, BlankIsUnset] = Field(None, alias="azureml_subscription_id", description="Azure subscription id.")
+    resource_group: Annotated[str | None, BlankIsUnset] = Field(None, alias="azureml_resource_group", description="Resource group of the workspace.")
+    workspace: Annotated[str | None, BlankIsUnset] = Field(None, alias="azureml_workspace", description="Azure ML workspace name.")
+    compute: str = Field("cpu-cluster", min_length=1, alias="azureml_compute", description="Compute cluster the pipeline's steps run on.")
+    data: str = Field(
+        "azureml:telco-customer-churn:1",
+        min_length=1,
+        alias="azureml_data",
+        description="The training data: a versioned uri_file data asset (azureml:name:version), or a datastore or https URI.",
+    )
+    environment: str = Field(
+        "churnops",
+        min_length=1,
+        alias="azureml_environment",
+        description="Name of the Azure ML environment the steps run in; its version is derived from deploy/azureml/environment/.",
+    )
+
+
 class Settings(BaseSettings):
     """Defaults run on a laptop: SQLite tracking store and a local artifact folder."""
 
@@ -323,6 +344,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
+    azureml: AzureMLSettings = Field(default_factory=AzureMLSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -422,17 +422,17 @@ def summarize(settings: Settings, prepared: Prepared, trained: Trained, evaluate
     )
 
 
-def load_trained(settings: Settings, run_id: str) -> tuple[Prepared, Trained]:
-    """Rebuild a training run's data split and model from what the run recorded (for `churnops evaluate`)."""
-    connect(settings)
-    try:
-        run = mlflow.get_run(run_id)
-    except mlflow.exceptions.MlflowException as error:
-        raise ChurnopsError(f"No MLflow run '{run_id}' in {settings.tracking_uri}. Use `churnops runs` to list runs.") from error
+def load_trained(settings: Settings, run_id: str, data: str | None = None) -> tuple[Prepared, Trained]:
+    """Rebuild a training run's data split and model from what the run recorded (for `churnops evaluate` and `register`).
+
+    `data`: where the training data is now, when not where the run read it (an Azure ML step mounts its input at a
+    path of its own); its fingerprint must still be the run's.
+    """
+    run = _churnops_run(settings, run_id, "training")
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
-    if tags.get("churnops.kind") != "training" or "model_uri" not in tags:
+    if "model_uri" not in tags:
         raise ChurnopsError(f"Run '{run_id}' is not a completed churnops training run.")
-    source = params["data_source"]
+    source = data or params["data_source"]
     replay = settings.model_copy(
         update={
             "dataset": Path(params["dataset_contract"]) if Path(params["dataset_contract"]).is_file() else settings.dataset,
@@ -455,6 +455,42 @@ def load_trained(settings: Settings, run_id: str) -> tuple[Prepared, Trained]:
         run_id, tags["model_uri"], family, model_params, metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"], metrics["threshold"], pipeline
     )
     return prepared, trained
+
+
+def load_evaluated(settings: Settings, run_id: str, trained: Trained) -> Evaluated:
+    """Rebuild an evaluation run's result (for `churnops register`); it must be the evaluation of `trained`."""
+    run = _churnops_run(settings, run_id, "evaluation")
+    if run.data.tags.get("training_run_id") != trained.run_id:
+        raise ChurnopsError(
+            f"Evaluation run '{run_id}' evaluated training run '{run.data.tags.get('training_run_id')}', not '{trained.run_id}': "
+            "pass the evaluation of this training run (`churnops evaluate --run-id` prints it)."
+        )
+    metrics = run.data.metrics
+    if "fast_path_max_abs_diff" not in metrics:
+        raise ChurnopsError(f"Run '{run_id}' is not a completed churnops evaluation run.")
+    # evaluate_training logs its metrics as test_<name>: the same dict register_and_gate gets in `run_pipeline`
+    scores = {key.removeprefix("test_"): value for key, value in metrics.items() if key.startswith("test_")}
+    return Evaluated(run_id, scores, metrics["fast_path_max_abs_diff"])
+
+
+def register_run(settings: Settings, training_run_id: str, evaluation_run_id: str, data: str | None, progress: Progress) -> PipelineResult:
+    """Register and gate a training run evaluated earlier (steps run as separate processes, e.g. Azure ML components)."""
+    started = time.perf_counter()
+    prepared, trained = load_trained(settings, training_run_id, data)
+    evaluated = load_evaluated(settings, evaluation_run_id, trained)
+    gated = register_and_gate(settings, prepared, trained, evaluated, progress)
+    return summarize(settings, prepared, trained, evaluated, gated, started)
+
+
+def _churnops_run(settings: Settings, run_id: str, kind: str) -> Any:
+    connect(settings)
+    try:
+        run = mlflow.get_run(run_id)
+    except mlflow.exceptions.MlflowException as error:
+        raise ChurnopsError(f"No MLflow run '{run_id}' in {settings.tracking_uri}. Use `churnops runs` to list runs.") from error
+    if run.data.tags.get("churnops.kind") != kind:
+        raise ChurnopsError(f"Run '{run_id}' is not a churnops {kind} run (it is {run.data.tags.get('churnops.kind') or 'not a churnops run'}).")
+    return run
 
 
 def _synthetic_rows(source: str) -> dict[str, int]:
