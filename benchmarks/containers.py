@@ -37,7 +37,7 @@ TARGET_API_IMAGE_MB = 600
 
 def ensure_images() -> None:
     for command in (["base", "--name", LOCAL_BASE], ["build", "--base-image", LOCAL_BASE]):
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "images.py"), *command], env=engine_environment(), check=True)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "images.py"), *command], env=engine_environment(), check=True)  # noqa: S603
 
 
 def image_mb(name: str) -> float:
@@ -93,8 +93,10 @@ def main() -> int:
                 containers.append(container_start(url.replace("127.0.0.1", HOST_FROM_CONTAINER), model_name))
     process_s, container_s = statistics.median(processes), statistics.median(containers)
     print()
-    print(f"image sizes: churnops-api {sizes['api']:.0f} MB (target < {TARGET_API_IMAGE_MB} MB; base {base_mb:.0f} MB), churnops-jobs {sizes['jobs']:.0f} MB")
-    print(f"start to /ready, median of {args.starts}: container {container_s:.1f} s, plain process {process_s:.1f} s, ratio {container_s / process_s:.2f}x")
+    print(f"image sizes: churnops-api {sizes['api']:.0f} MB (target < {TARGET_API_IMAGE_MB} MB; base {base_mb:.0f} MB)")
+    print(f"             churnops-jobs {sizes['jobs']:.0f} MB")
+    print(f"start to /ready, median of {args.starts}: container {container_s:.1f} s, plain process {process_s:.1f} s")
+    print(f"  ratio container / process: {container_s / process_s:.2f}x")
     print(f"  containers: {', '.join(f'{s:.1f}' for s in containers)} s; processes: {', '.join(f'{s:.1f}' for s in processes)} s")
     return 0
 

@@ -127,7 +127,7 @@ def _gates_for_one(relative: Path) -> set[str]:
     is_data_file = len(parts) > 1 and parts[0] == "data" and relative.suffix == ".csv"
     if is_contract or is_data_file or (len(parts) > len(DATA_PACKAGE) and parts[: len(DATA_PACKAGE)] == DATA_PACKAGE):
         gates.update(DATA_GATES)
-    if (len(parts) > 2 and parts[0] == "deploy" and parts[1] in DEPLOY_FOLDERS) or posix in DEPLOY_FILES:
+    if (len(parts) > len(("deploy", "folder")) and parts[0] == "deploy" and parts[1] in DEPLOY_FOLDERS) or posix in DEPLOY_FILES:
         gates.update(DEPLOY_GATES)
         if relative.name.endswith("Dockerfile"):
             gates.add("lint")
