@@ -432,3 +432,16 @@ def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Pat
             assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0002"]
     finally:
         engine.dispose()
+
+
+def test_a_bare_postgresql_url_uses_the_driver_that_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; where only psycopg2 is installed (the API image) that one is used."""
+    import importlib.util
+
+    from churnops.store import engine
+
+    real_find_spec = importlib.util.find_spec
+    assert engine._parse_url("postgresql://u:p@db:5432/store").drivername == "postgresql+psycopg"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real_find_spec(name, *a))
+    assert engine._parse_url("postgresql://u:p@db:5432/store").drivername == "postgresql+psycopg2"
+    assert engine._parse_url("postgresql+psycopg://u:p@db/store").drivername == "postgresql+psycopg"  # an explicit driver stays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import threading
@@ -61,7 +62,17 @@ def _parse_url(url: str) -> URL:
         raise ConfigError(f"Prediction store URL {_redact(url)!r} uses {backend!r}; only SQLite and PostgreSQL are supported. {hint}")
     if backend == "sqlite" and (parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"):
         raise ConfigError(f"Prediction store URL {_redact(url)!r} is an in-memory SQLite database, which would lose every record. {hint}")
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername=f"postgresql+{_installed_postgres_driver()}")
     return parsed
+
+
+def _installed_postgres_driver() -> str:
+    """The driver a bare postgresql:// URL uses: SQLAlchemy 2.1 assumes psycopg (3); the API image ships psycopg2 only."""
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return "psycopg"  # neither: create_store_engine says to install a driver
 
 
 def create_store_engine(url: str) -> Engine:
