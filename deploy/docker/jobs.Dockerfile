@@ -13,13 +13,14 @@ ENV UV_NATIVE_TLS=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
 # Dependencies first, in their own layer: rebuilt only when the lock changes, not on every code change.
-# Their test suites are dropped (about 100 MB) and the rest compiled once, so the container starts
+# The test suites of numpy, pandas, scipy and scikit-learn are dropped (about 100 MB; other packages' `tests`
+# may be code they import) and the rest compiled once, so the container starts
 # without compiling (it runs as a user who cannot write there).
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=/src/uv.lock \
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-install-project --python python3 \
- && find /opt/churnops/lib -depth -type d -name tests -exec rm -rf {} + \
+ && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/churnops/lib
 COPY pyproject.toml uv.lock README.md /src/
 COPY src /src/src
@@ -37,6 +38,9 @@ LABEL org.opencontainers.image.title="churnops-jobs" \
       org.opencontainers.image.licenses="MIT"
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
 COPY --from=build /opt/churnops /opt/churnops
+# The compose stack's MLflow artifact store (deploy/compose.yaml): an empty named volume mounted here takes
+# this folder's owner on Docker (podman gives it the container's user anyway).
+RUN install -d -o 10001 -g 10001 /mlartifacts
 # MLflow's job runner (six worker processes, about 1.5 GB) is not needed to track runs.
 ENV PATH=/opt/churnops/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 USER 10001:10001
