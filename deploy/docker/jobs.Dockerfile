@@ -33,6 +33,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${BASE_IMAGE}
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
 COPY --from=build /opt/churnops /opt/churnops
+# The compose stack's MLflow artifact store (deploy/compose.yaml): an empty named volume mounted here takes
+# this folder's owner on Docker (podman gives it the container's user anyway).
+RUN install -d -o 10001 -g 10001 /mlartifacts
 # MLflow's job runner (six worker processes, about 1.5 GB) is not needed to track runs.
 ENV PATH=/opt/churnops/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 USER 10001:10001
