@@ -149,7 +149,7 @@ def test_the_pipeline_job_is_built_offline_and_round_trips_through_yaml(exported
     assert loaded.settings.default_compute == "cpu-small" and loaded.inputs["data"].path == ASSET.removeprefix("azureml:")
     for name, step in loaded.jobs.items():
         assert step.component.environment == f"churnops-test:{found.environment_version}"  # the SDK drops the azureml: prefix on load
-        assert Path(step.component.code).resolve() == (ROOT / "src").resolve()
+        assert (path.parent / step.component.code).resolve() == (ROOT / "src").resolve()  # relative to the YAML file
         assert step.component.is_deterministic is (name == "validate")
         assert {port: str(binding.path) for port, binding in step.inputs.items()} == expected_inputs[name]
 

@@ -97,7 +97,12 @@ def test_pyfunc_predicts_the_raw_ibm_file_as_pandas_reads_it(
     assert list(rows.columns) == ["churn_probability", "churn"] and len(rows) == 7043
     np.testing.assert_allclose(rows["churn_probability"].to_numpy(), api_probabilities, rtol=0, atol=TOLERANCE)
     threshold = telco_registry.result.threshold
-    assert (rows["churn"].to_numpy() == (rows["churn_probability"].to_numpy() >= threshold)).all()
+    # The threshold is a validation customer's probability, so some rows sit exactly on it; the JSON file keeps
+    # 10 digits, which can round such a row to either side of it: the label is checked where the file can tell.
+    probabilities = rows["churn_probability"].to_numpy()
+    clear = np.abs(probabilities - threshold) > 1e-9
+    assert clear.sum() > len(rows) - 10
+    assert (rows["churn"].to_numpy()[clear] == (probabilities[clear] >= threshold)).all()
 
 
 def test_values_outside_the_contract_are_refused_naming_column_and_row(telco_registry: TelcoRegistry, telco_csv: Path) -> None:

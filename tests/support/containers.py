@@ -61,8 +61,9 @@ class BuiltImages:
     commit: str
     build_output: str
 
-    def tag(self, image: str, tag: str = "latest") -> str:
-        return f"localhost/churnops-{image}:{tag}"
+    def tag(self, image: str, tag: str | None = None) -> str:
+        """The commit tag by default: `latest` may be retagged meanwhile by a build from another checkout."""
+        return f"localhost/churnops-{image}:{tag or self.commit}"
 
 
 def build_images(folder: Path) -> BuiltImages:
