@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import shutil
 import sqlite3
@@ -22,7 +23,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from churnops.errors import ConfigError, StoreError
-from churnops.store import METADATA, VERSION_TABLE, FeedbackRecord, PredictionRecord, PredictionStore
+from churnops.store import METADATA, VERSION_TABLE, FeedbackRecord, PredictionRecord, PredictionStore, engine
 from tests.support.databases import postgres_available, scratch_database
 from tests.support.prerequisites import require
 from tests.support.proxy import TcpProxy
@@ -436,10 +437,6 @@ def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Pat
 
 def test_a_bare_postgresql_url_uses_the_driver_that_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; where only psycopg2 is installed (the API image) that one is used."""
-    import importlib.util
-
-    from churnops.store import engine
-
     real_find_spec = importlib.util.find_spec
     assert engine._parse_url("postgresql://u:p@db:5432/store").drivername == "postgresql+psycopg"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real_find_spec(name, *a))
