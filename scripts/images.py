@@ -82,6 +82,8 @@ def tags() -> Tags:
 def build(tool: str, image: str, base_image: str | None, tagged: Tags) -> None:
     command = [tool, "build", "-f", str(DOCKERFILES / f"{image}.Dockerfile")]
     command += ["--build-arg", f"VERSION={tagged.version}", "--build-arg", f"GIT_COMMIT={tagged.commit}"]
+    # Also as --label: a builder's layer cache may reuse the Dockerfile's LABEL step from an earlier commit.
+    command += ["--label", f"org.opencontainers.image.version={tagged.version}", "--label", f"org.opencontainers.image.revision={tagged.commit}"]
     if base_image:
         command += ["--build-arg", f"BASE_IMAGE={base_image}"]
     if tool == "podman":
