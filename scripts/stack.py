@@ -372,6 +372,7 @@ def build_images(engine: Engine, base_image: str | None) -> None:
 def print_urls(stack: Stack, seconds: float, profiles: tuple[str, ...]) -> None:
     model = stack.setting("CHURNOPS_MODEL_NAME", "churn-classifier")
     rows = [
+        ("Web UI", stack.setting("UI_PORT", "8501"), "predict, score a file, model versions, monitoring"),
         ("API", stack.setting("API_PORT", "8000"), "/docs the API, /ready the served version, /metrics for Prometheus"),
         ("MLflow", stack.setting("MLFLOW_PORT", "5000"), f"/#/experiments runs, /#/models/{model} the registry"),
         ("Prefect", stack.setting("PREFECT_PORT", "4200"), "/deployments the schedules, /runs their flow runs"),

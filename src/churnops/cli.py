@@ -979,6 +979,27 @@ def serve(
     )
 
 
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 in containers).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8501).")] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="The prediction API to call (default http://127.0.0.1:8000).")] = None,
+    tracking_uri: TrackingOption = None,
+    model_name: ModelNameOption = None,
+) -> None:
+    """The web front end (Streamlit): predict, score a file, the model's versions and monitoring; a client of the API."""
+    settings = _run(lambda: _settings(ui_host=host, ui_port=port, api_url=api_url, tracking_uri=tracking_uri, model_name=model_name))
+    import streamlit  # noqa: F401 - a missing ui extra is named here (cli.run), not by the child process
+
+    from churnops.ui.launch import streamlit_command
+
+    out.print(f"churnops web UI: http://{settings.ui.host}:{settings.ui.port}  (calling the API at {settings.ui.api_url})", highlight=False)
+    # The page scripts build their settings from the environment, so everything chosen here is passed that way.
+    environment = {**os.environ, **settings.as_environment()}
+    sys.stdout.flush()
+    os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606 - our interpreter, our arguments
+
+
 # The optional dependency group (pyproject.toml) that provides each module a command may need.
 OPTIONAL_MODULES = {
     "optuna": "train",
@@ -988,6 +1009,8 @@ OPTIONAL_MODULES = {
     "flask": "train",
     "evidently": "monitor",
     "prefect": "orchestrate",
+    "streamlit": "ui",
+    "altair": "ui",
 }
 
 

@@ -299,6 +299,25 @@ class AzureMLSettings(SettingsGroup):
     )
 
 
+class UiSettings(SettingsGroup):
+    """The web front end (churnops ui): the API it calls, where it listens, how it sends files."""
+
+    api_url: str = Field(
+        "http://127.0.0.1:8000",
+        pattern=r"^https?://",
+        alias="api_url",
+        description="The prediction API the front end calls (it loads no model itself).",
+    )
+    host: str = Field("127.0.0.1", alias="ui_host", description="Address the front end binds to (0.0.0.0 to reach it from other machines).")
+    port: int = Field(8501, ge=1, le=65535, alias="ui_port")
+    batch_size: int = Field(500, ge=1, alias="ui_batch_size", description="Customers per /predict/batch call when the front end scores a file.")
+    mlflow_ui_url: Annotated[str | None, BlankIsUnset] = Field(
+        None,
+        alias="mlflow_ui_url",
+        description="Where people open the MLflow UI (links to runs and reports). Unset: the tracking URI when it is http(s).",
+    )
+
+
 class Settings(BaseSettings):
     """Defaults run on a laptop: SQLite tracking store and a local artifact folder."""
 
@@ -345,6 +364,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     azureml: AzureMLSettings = Field(default_factory=AzureMLSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
     def settings_customise_sources(

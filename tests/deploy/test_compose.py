@@ -105,7 +105,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[
             "CHURNOPS_JOBS_IMAGE": images.tag("jobs", images.commit),
             **standins,
         },
-        {"api": free_port(), "mlflow": free_port(), "prefect": free_port(), "prometheus": free_port()},
+        {"api": free_port(), "ui": free_port(), "mlflow": free_port(), "prefect": free_port(), "prometheus": free_port()},
         data_dir,
         CHURNOPS_DATA="/data/customers.csv",
         CHURNOPS_SEARCH_TRIALS="2",
@@ -155,7 +155,7 @@ class TestTheStackOnPodman:
         states = run.health()
         assert {service: states.get(service) for service in SERVICES} == dict.fromkeys(SERVICES, "running/healthy")
         output = stack["up"].stdout
-        for service in ("api", "mlflow", "prefect", "prometheus"):
+        for service in ("api", "ui", "mlflow", "prefect", "prometheus"):
             assert run.url(service) in output
         assert "make stack-pipeline" in output
 
@@ -193,6 +193,12 @@ class TestTheStackOnPodman:
             row = run.psql("predictions", query)
             time.sleep(0.5)
         assert row == f"{version}|predict"
+
+    def test_the_web_front_end_answers_beside_the_api(self, stack: dict[str, Any]) -> None:
+        run: StackRun = stack["run"]
+        assert httpx.get(f"{run.url('ui')}/_stcore/health").text == "ok"
+        page = httpx.get(run.url("ui"))
+        assert page.status_code == 200 and "streamlit" in page.text.lower()
 
     def test_prometheus_scrapes_the_api_and_the_containers_cpu_and_memory(self, stack: dict[str, Any]) -> None:
         run: StackRun = stack["run"]

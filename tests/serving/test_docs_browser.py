@@ -9,30 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from churnops.settings import Settings
-from tests.support.prerequisites import require
+from tests.support import browser
 from tests.support.registries import TrainedRegistry
 from tests.support.servers import churnops_api
 from tests.support.settings import api_settings
 from tests.support.waiting import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root on the CI machine; the sandbox refuses to start as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",  # no update checks, safe-browsing lists or field trials going out
-    "--disable-component-update",
-    "--disable-sync",
-]
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 LINKS = {
     "docs": "/docs",
@@ -61,30 +50,8 @@ def client(server: tuple[str, Settings]) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def offline_page(tmp_path: Path) -> Iterator[tuple[Page, list[str]]]:
-    """A page in a fresh Chromium profile whose requests off 127.0.0.1 are aborted; yields it with the list of those attempted."""
-    require(CHROMIUM.is_file(), f"Debian chromium not found at {CHROMIUM} (make system-deps installs it)")
-    blocked: list[str] = []
-
-    def only_loopback(route: Route) -> None:
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_playwright() as playwright:
-        context: BrowserContext = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900}
-        )
-        try:
-            context.route("**/*", only_loopback)
-            page = context.pages[0] if context.pages else context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page, blocked
-            assert errors == [], f"JavaScript errors on the page: {errors}"
-        finally:
-            context.close()
+    with browser.offline_page(tmp_path / "profile") as opened:
+        yield opened
 
 
 def test_docs_render_offline_and_try_it_out_predicts(

@@ -28,7 +28,7 @@ COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 STACK_SCRIPT = ROOT / "scripts" / "stack.py"
 # The stack's long-running services (profile podman adds container-metrics); pipeline is one-shot.
-SERVICES = ("postgres", "mlflow", "api", "prefect-server", "scheduler", "prometheus", "container-metrics")
+SERVICES = ("postgres", "mlflow", "api", "ui", "prefect-server", "scheduler", "prometheus", "container-metrics")
 
 
 def compose_binary() -> Path:
@@ -149,6 +149,7 @@ def new_stack(folder: Path, images: dict[str, str], ports: dict[str, int], data_
         "COMPOSE_PROJECT_NAME": project,
         "POSTGRES_PASSWORD": password,
         "API_PORT": ports["api"],
+        "UI_PORT": ports["ui"],
         "MLFLOW_PORT": ports["mlflow"],
         "PREFECT_PORT": ports["prefect"],
         "PROMETHEUS_PORT": ports["prometheus"],

@@ -155,7 +155,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"Data file '{path}' does not exist. Check the path, or run `churnops synthesize` to create a sample file.")
     if not path.is_file():
         raise DataError(f"Data path '{path}' is a directory, not a CSV file.")
-    content = path.read_bytes()
+    return _parse_csv(path.read_bytes(), path)
+
+
+def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
+    """CSV bytes -> text cells (stripped; blanks missing), index = line number; `path` names the file in errors."""
     if not content.strip():
         raise DataError(f"Data file '{path}' is empty. Expected a CSV with a header row and one row per customer.")
     if b"\x00" in content[:8192]:
@@ -177,6 +181,47 @@ def _read_csv(path: Path) -> pd.DataFrame:
     frame = frame.mask(frame == "")  # blank cells are missing values
     frame.index = frame.index + 2  # index = line number in the file (line 1 is the header)
     return frame
+
+
+@dataclass(frozen=True)
+class CheckedRows:
+    """A file of customers read whole, with what is wrong in which rows (the front end scores the rest)."""
+
+    rows: pd.DataFrame  # the id (when present) and feature columns as read: text, blanks missing; index = line number
+    problems: pd.DataFrame  # one row per bad cell: line, column, value, problem; empty when every row keeps the contract
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        return self.rows.drop(index=self.problems["line"].unique().tolist())
+
+
+def _cell(value: object) -> str | None:
+    return value if isinstance(value, str) else None  # a blank cell is missing (NaN) in the frame
+
+
+def check_customer_file(content: bytes, name: str, contract: DatasetContract) -> CheckedRows:
+    """Every contract problem of every row, as a table, instead of the first ones in a DataError.
+
+    A file that cannot be read, or lacks a feature column, still raises DataError: no row could be scored.
+    """
+    path = Path(name)
+    raw = _parse_csv(content, path)
+    _check_columns(raw, contract, _Origin.file(path), contract.feature_columns)
+    columns = [*([contract.id_column] if contract.id_column in raw.columns else []), *contract.feature_columns]
+    rows = raw[columns]
+    numbers, type_errors = _convert_numbers(_apply_encodings(rows, contract), contract)
+    problems: list[tuple[int, str, object, str]] = [
+        (line, column, value, _explain(column, "coerce_dtype", contract)) for column, line, value in type_errors.cases
+    ]
+    try:
+        _schema(contract, with_target=False, with_id=False).validate(numbers, lazy=True)
+    except SchemaErrors as errors:
+        failures = errors.failure_cases
+        for column, check, line in zip(failures["column"], failures["check"], failures["index"], strict=True):
+            if pd.notna(line) and (column, int(line)) not in type_errors.cells:  # a cell that is not a number is reported once
+                problems.append((int(line), str(column), _cell(rows.at[int(line), column]), _explain(str(column), str(check), contract)))
+    table = pd.DataFrame(problems, columns=["line", "column", "value", "problem"]).sort_values(["line", "column"], ignore_index=True)
+    return CheckedRows(rows, table)
 
 
 def _check_columns(frame: pd.DataFrame, contract: DatasetContract, origin: _Origin, required: list[str]) -> None:
@@ -250,12 +295,13 @@ def _validate(frame: pd.DataFrame, contract: DatasetContract, origin: _Origin, r
 class _TypeErrors:
     lines: list[str]
     cells: set[tuple[str, int]]
+    cases: list[tuple[str, int, object]]  # (column, row, the cell as read)
 
 
 def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract, unit: str = "line") -> tuple[pd.DataFrame, _TypeErrors]:
     """Numeric columns to float; cells that are not finite (whole) numbers become missing and are reported."""
     frame = frame.copy()
-    found = _TypeErrors([], set())
+    found = _TypeErrors([], set(), [])
     for name, spec in contract.columns.items():
         if not spec.is_numeric:
             continue
@@ -269,6 +315,7 @@ def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract, unit: str =
             kind = "whole numbers" if spec.type == "integer" else "numbers"
             found.lines.append(f"  - column '{name}': expected {kind}; {_rows(offending, unit)}")
             found.cells.update((name, int(index)) for index in raw.index[bad])
+            found.cases.extend((name, int(index), value) for index, value in zip(raw.index[bad], raw[bad], strict=True))
         frame[name] = numbers.mask(bad)
     return frame, found
 

@@ -1,0 +1,20 @@
+"""The front end's main script (`churnops ui` runs it with Streamlit): the pages and the navigation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="churnops", page_icon=":material/insights:", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "predict.py", title="Predict one customer", icon=":material/person_search:", default=True),
+        st.Page(PAGES / "score_file.py", title="Score a file", icon=":material/upload_file:"),
+        st.Page(PAGES / "model.py", title="Model", icon=":material/model_training:"),
+        st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,55 @@
+"""What every page shares: the settings, the API client, the readiness banner, and errors shown as sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+from mlflow.exceptions import MlflowException
+
+from churnops.errors import ChurnopsError
+from churnops.settings import Settings
+from churnops.ui.client import ApiClient, ApiError, ServedContract
+
+T = TypeVar("T")
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource
+def client() -> ApiClient:
+    return ApiClient(settings().ui.api_url)
+
+
+def readiness_banner() -> dict[str, Any] | None:
+    """A banner when the API is unreachable or not ready (with /ready's reasons); the readiness body otherwise."""
+    try:
+        state = client().readiness()
+    except ApiError as error:
+        st.error(f"**The prediction API is unreachable.** {error}", icon=":material/cloud_off:")
+        return None
+    if not state["ready"]:
+        reasons = "\n".join(f"- {reason}" for reason in state["reasons"])
+        st.warning(f"**The prediction API at {client().base_url} is not ready:**\n{reasons}", icon=":material/warning:")
+    return state
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def served_contract(model_version: str | None) -> ServedContract:
+    """The contract requests are validated with, per served version (a new version may bring other columns)."""
+    return client().contract()
+
+
+def attempt(action: Callable[[], T], what: str) -> T | None:
+    """Run `action`; an API or churnops error is shown as a sentence on the page (never a traceback) and gives None."""
+    try:
+        return action()
+    except ApiError as error:
+        st.error(f"Could not {what}: {error}", icon=":material/error:")
+    except (ChurnopsError, MlflowException) as error:
+        st.error(f"Could not {what}: {error}", icon=":material/error:")
+    return None

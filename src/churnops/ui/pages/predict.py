@@ -1,0 +1,112 @@
+"""Predict one customer: a form from the served contract, the API's answer, why, and what if."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from churnops.data.contract import DatasetContract
+from churnops.ui.common import attempt, client, readiness_banner, served_contract
+from churnops.ui.forms import customer_inputs, value_input
+
+SHOWN_CONTRIBUTIONS = 10
+SWEEP_POINTS = 13  # probabilities drawn across a numeric feature's range in the what-if chart
+
+
+def contributions_chart(contributions: list[dict[str, Any]]) -> alt.Chart:
+    frame = pd.DataFrame(contributions[:SHOWN_CONTRIBUTIONS])
+    frame["direction"] = frame["effect"].map(lambda effect: "raises risk" if effect > 0 else "lowers risk")
+    frame["label"] = frame["feature"] + " = " + frame["value"].astype(str)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("effect:Q", title="change in churn probability against the typical customer"),
+            y=alt.Y("label:N", sort=None, title=None),
+            color=alt.Color("direction:N", scale=alt.Scale(domain=["raises risk", "lowers risk"], range=["#d62728", "#2ca02c"]), title=None),
+            tooltip=["feature", "value", "reference", alt.Tooltip("effect:Q", format="+.4f")],
+        )
+    )
+
+
+def what_if(contract: DatasetContract, record: dict[str, Any], base: float) -> None:
+    features = contract.feature_columns
+    preferred = next((name for name in features if "contract" in name.lower()), features[0])
+    feature = st.selectbox("Change", features, index=features.index(preferred), key="what_if:feature")
+    spec = contract.columns[feature]
+    new_value = value_input(feature, spec, record.get(feature), key=f"what_if:value:{feature}", label=f"New {feature}")
+    changed = {**record, feature: new_value}
+    answer = attempt(lambda: client().explain(changed), "score the changed customer")
+    if answer is None:
+        return
+    probability = answer["churn_probability"]
+    st.metric(f"Churn probability with {feature} = {new_value}", f"{probability:.4f}", delta=f"{probability - base:+.4f}", delta_color="inverse")
+    if spec.type == "categorical":
+        values: list[Any] = list(spec.values or [])
+    else:
+        low = spec.min if spec.min is not None else 0.0
+        high = spec.max if spec.max is not None else max(float(record.get(feature) or 1) * 2, 1.0)
+        values = [low + (high - low) * step / (SWEEP_POINTS - 1) for step in range(SWEEP_POINTS)]
+        values = [round(value) for value in values] if spec.type == "integer" else values
+    sweep = [{feature: value, "churn probability": client().explain({**record, feature: value})["churn_probability"]} for value in values]
+    mark = alt.Chart(pd.DataFrame(sweep))
+    chart = mark.mark_bar() if spec.type == "categorical" else mark.mark_line(point=True)
+    st.altair_chart(
+        chart.encode(
+            x=alt.X(f"{feature}:{'N' if spec.type == 'categorical' else 'Q'}"), y=alt.Y("churn probability:Q", scale=alt.Scale(domain=[0, 1]))
+        ),
+        width="stretch",
+    )
+
+
+def show_answer(answer: dict[str, Any]) -> None:
+    prediction, explanation = answer["prediction"], answer["explanation"]
+    first, second, third = st.columns(3)
+    first.metric("Churn probability", f"{prediction['churn_probability']:.4f}")
+    second.metric(f"Prediction (threshold {prediction['threshold']:.3f})", prediction["label"])
+    third.metric("Model", f"{prediction['model_name']} v{prediction['model_version']}")
+    st.caption(f"Prediction id {prediction['prediction_id']} (stored; send feedback with it) · answered in {answer['milliseconds']:.0f} ms")
+    st.subheader("Why")
+    contributions = explanation["contributions"]
+    up = [item["feature"] for item in contributions if item["effect"] > 0][:3]
+    down = [item["feature"] for item in contributions if item["effect"] < 0][:3]
+    st.write(
+        f"Against a typical training customer, **{', '.join(up) or 'nothing'}** raise this customer's risk most, "
+        f"**{', '.join(down) or 'nothing'}** lower it most "
+        "(each bar: the probability minus the probability with that one value set to the typical one)."
+    )
+    st.altair_chart(contributions_chart(contributions), width="stretch")
+
+
+def page() -> None:
+    st.title("Predict one customer")
+    state = readiness_banner()
+    if state is None:
+        st.stop()
+    contract = attempt(lambda: served_contract(state["model_version"]), "read the served contract")
+    if contract is None:
+        st.stop()
+    with st.form("customer"):
+        record = customer_inputs(contract.contract, contract.example, key="customer")
+        submitted = st.form_submit_button("Predict churn", type="primary")
+    if submitted:
+        started = time.perf_counter()
+        prediction = attempt(lambda: client().predict(record), "predict")
+        milliseconds = (time.perf_counter() - started) * 1000
+        explanation = attempt(lambda: client().explain(record), "explain the prediction") if prediction else None
+        if prediction and explanation:
+            st.session_state["answer"] = {"record": record, "prediction": prediction, "explanation": explanation, "milliseconds": milliseconds}
+    answer = st.session_state.get("answer")
+    if answer is None:
+        st.info("Fill in the customer (the defaults are a typical training customer) and press **Predict churn**.")
+        return
+    show_answer(answer)
+    st.subheader("What if")
+    what_if(contract.contract, answer["record"], answer["prediction"]["churn_probability"])
+
+
+page()

@@ -1,0 +1,89 @@
+"""A backend for the web front end's tests: the trained registry, real traffic through a real API process
+(stored predictions and feedback), and two real `churnops monitor` windows in MLflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from churnops.data.contract import load_contract
+from churnops.settings import Settings
+from tests.support.cli import monitor
+from tests.support.paths import CONTRACT_PATH
+from tests.support.registries import TrainedRegistry
+from tests.support.servers import churnops_api, free_port, server_process
+from tests.support.settings import fast_settings
+from tests.support.traffic import valid_customers
+
+API_KEY = "ui-test-admin-key"
+TRAFFIC = 300  # customers scored through the API for each monitoring window (drift needs monitor_min_rows)
+UI_APP = Path(__file__).parents[2] / "src" / "churnops" / "ui" / "app.py"
+
+
+@dataclass(frozen=True)
+class UiBackend:
+    folder: Path  # mlflow.db (versions 1 and 2, two monitoring runs) and predictions.db
+    artifacts: Path  # the trained registry's artifact folder (read-only)
+
+
+def backend_settings(folder: Path, registry: TrainedRegistry) -> Settings:
+    """The API's and the front end's settings over `folder`'s registry copy and store."""
+    return fast_settings(
+        folder,
+        artifact_location=str(registry.folder / "mlartifacts"),
+        store_url=f"sqlite:///{folder / 'predictions.db'}",
+        spool_dir=folder / "spool",
+        alias_poll_seconds=0.5,
+        store_retry_seconds=0.5,
+        api_key=API_KEY,
+        monitor_report_dir=folder / "reports",
+        retrain_data_dir=folder / "retrain",
+        monitor_min_rows=100,
+        monitor_min_labelled=50,
+    )
+
+
+def build_backend(folder: Path, registry: TrainedRegistry, telco_csv: Path) -> UiBackend:
+    """Two windows of traffic, each scored by the API, labelled through /feedback and then monitored."""
+    shutil.copy(registry.folder / "mlflow.db", folder / "mlflow.db")
+    settings = backend_settings(folder, registry)
+    customers = valid_customers(telco_csv, load_contract(CONTRACT_PATH), TRAFFIC * 2)
+    for window in range(2):
+        batch = customers[window * TRAFFIC : (window + 1) * TRAFFIC]
+        with churnops_api(settings, folder / "api.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+            answer = client.post("/predict/batch", json={"customers": batch})
+            answer.raise_for_status()
+            for index, prediction in enumerate(answer.json()["predictions"]):  # a churn outcome for every prediction, both classes
+                client.post("/feedback", json={"prediction_id": prediction["prediction_id"], "churned": index % 3 == 0}).raise_for_status()
+        result = monitor(settings, "--window", "1d", "--json")
+        assert result.returncode == 0, result.stderr
+    return UiBackend(folder, registry.folder / "mlartifacts")
+
+
+def private_copy(backend: UiBackend, registry: TrainedRegistry, tmp_path: Path) -> Settings:
+    """The backend's registry and store copied for one module, which may promote, roll back and store more."""
+    for name in ("mlflow.db", "predictions.db"):
+        shutil.copy(backend.folder / name, tmp_path / name)
+    return backend_settings(tmp_path, registry)
+
+
+@contextmanager
+def streamlit_server(settings: Settings, api_url: str, log: Path) -> Iterator[str]:
+    """`churnops ui` as a real process; yields its URL once Streamlit's health endpoint answers."""
+    port = free_port()
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_")},
+        **settings.as_environment(),
+        "CHURNOPS_API_URL": api_url,
+        "CHURNOPS_UI_PORT": str(port),
+    }
+    command = [sys.executable, "-m", "churnops", "ui"]
+    with server_process(command, port, log, timeout=90, stop_timeout=20, env=env, health="/_stcore/health") as url:
+        yield url

@@ -1,0 +1,95 @@
+"""The web front end in a real headless Chromium (Debian's, driven by Playwright), served by a real `churnops ui`
+calling a real `churnops serve`; every request off 127.0.0.1 is blocked. Screenshots land in each test's tmp_path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support import browser
+from tests.support.ui import streamlit_server
+from tests.ui.conftest import RunningApi
+
+LOAD_TIMEOUT = 60_000  # ms: the first page load starts the app's Python side
+
+
+@pytest.fixture(scope="module")
+def ui_url(running_api: RunningApi, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("ui-server")
+    with streamlit_server(running_api.settings, running_api.url, folder / "ui.log") as url:
+        yield url
+
+
+@pytest.fixture()
+def page(tmp_path: Path) -> Iterator[Page]:
+    with browser.offline_page(tmp_path / "profile", viewport=(1400, 1000), downloads=tmp_path / "downloads") as (opened, blocked):
+        yield opened
+        assert blocked == [], f"the front end tried to reach beyond this machine: {blocked}"
+
+
+def metric_value(page: Page, label: str) -> str:
+    metric = page.locator("[data-testid=stMetric]").filter(has=page.get_by_text(label, exact=True))
+    expect(metric).to_be_visible(timeout=LOAD_TIMEOUT)
+    return metric.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def test_the_form_answers_what_the_api_answers(page: Page, ui_url: str, running_api: RunningApi, tmp_path: Path) -> None:
+    page.goto(ui_url)
+    submit = page.get_by_role("button", name="Predict churn")
+    expect(submit).to_be_visible(timeout=LOAD_TIMEOUT)
+    example = httpx.get(running_api.url + "/contract").json()["example"]
+
+    select = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text("Contract", exact=True))
+    select.locator("[data-baseweb=select]").click()
+    page.get_by_role("option", name="Month-to-month", exact=True).click()
+    tenure = page.get_by_label("tenure", exact=True)
+    tenure.fill("3")
+    page.screenshot(path=tmp_path / "predict-form.png", full_page=True)
+
+    started = time.perf_counter()
+    submit.click()
+    shown = metric_value(page, "Churn probability")
+    milliseconds = (time.perf_counter() - started) * 1000
+    print(f"\nsingle prediction in the browser, click to probability shown: {milliseconds:.0f} ms")  # reported, not asserted
+    (tmp_path / "timing.txt").write_text(f"{milliseconds:.1f} ms\n")
+
+    customer = {**example, "Contract": "Month-to-month", "tenure": 3}
+    customer.pop("customerID", None)
+    expected = httpx.post(running_api.url + "/predict", json=customer).json()
+    assert shown == f"{expected['churn_probability']:.4f}"
+    expect(page.get_by_text("Why", exact=True)).to_be_visible()
+    expect(page.locator("[data-testid=stVegaLiteChart]").first).to_be_visible()
+    page.screenshot(path=tmp_path / "predict-answer.png", full_page=True)
+
+
+def test_the_whole_telco_file_is_scored(page: Page, ui_url: str, telco_csv: Path, tmp_path: Path) -> None:
+    rows = len(pd.read_csv(telco_csv))
+    page.goto(ui_url + "/score_file")
+    chooser = page.locator("[data-testid=stFileUploaderDropzoneInput]")
+    expect(page.get_by_text("A CSV of customers")).to_be_visible(timeout=LOAD_TIMEOUT)
+    chooser.set_input_files(telco_csv)
+    expect(page.get_by_text(f"{rows} customers scored and stored")).to_be_visible(timeout=180_000)
+    assert metric_value(page, "Scored rows") == str(rows)
+    page.screenshot(path=tmp_path / "score-file.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download scored CSV").click()
+    scored = pd.read_csv(download.value.path())
+    assert len(scored) == rows and scored["churn_probability"].is_monotonic_decreasing
+
+
+def test_the_monitoring_page_draws_the_windows(page: Page, ui_url: str, tmp_path: Path) -> None:
+    page.goto(ui_url + "/monitoring")
+    chart = page.locator("[data-testid=stVegaLiteChart]").first
+    expect(chart).to_be_visible(timeout=LOAD_TIMEOUT)
+    points = chart.locator("g.mark-symbol path")
+    expect(points.nth(1)).to_be_attached(timeout=30_000)
+    assert points.count() >= 2
+    expect(page.get_by_text("Alerts in the latest window")).to_be_visible()
+    page.screenshot(path=tmp_path / "monitoring.png", full_page=True)
