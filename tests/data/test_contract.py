@@ -72,7 +72,8 @@ def test_shipped_contract_splits_categorical_and_numeric_columns(contract: Datas
 
 
 def test_shipped_contract_maps_the_senior_citizen_zero_one_flag(contract: DatasetContract) -> None:
-    assert contract.columns["SeniorCitizen"].encoding == {0: "No", 1: "Yes"}
+    assert contract.columns["SeniorCitizen"].encoding == {"0": "No", "1": "Yes"}  # codes as text: YAML's 0 and the file's "0" alike
+    assert contract.columns["SeniorCitizen"].decode(1) == contract.columns["SeniorCitizen"].decode("1") == "Yes"
 
 
 def test_shipped_contract_target_and_id_are_not_features(contract: DatasetContract) -> None:

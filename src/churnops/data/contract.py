@@ -49,6 +49,13 @@ def _label(value: object) -> object:
 Label = Annotated[str, BeforeValidator(_label)]
 
 
+def _code_text(code: object) -> object:
+    """A file code as text (YAML's `1:` and `1.0:` are '1'); anything else is left for validation to judge."""
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code) if isinstance(code, int | str) and not isinstance(code, bool) else code
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,12 +65,20 @@ class ColumnSpec(_Strict):
 
     type: Literal["categorical", "integer", "number"]
     values: list[Label] | None = None
-    encoding: dict[int | str, str] | None = Field(default=None, description="Raw file value -> contract value, applied before validation.")
+    encoding: dict[str, str] | None = Field(
+        default=None, description="Raw file value (as text: YAML's `0:` is '0') -> contract value, applied before validation."
+    )
     min: float | None = None
     max: float | None = None
     nullable: bool = False
     example: str | float | int | None = None
     description: str = ""
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _codes_are_text(cls, value: object) -> object:
+        # The file's codes as text, as decode compares them: the contract is then the same after a trip through JSON (GET /contract).
+        return {_code_text(code): label for code, label in value.items()} if isinstance(value, dict) else value
 
     @field_validator("example", mode="before")
     @classmethod
@@ -83,7 +98,7 @@ class ColumnSpec(_Strict):
         """A raw file code as its contract value (e.g. SeniorCitizen 1 or "1" -> "Yes"); anything else unchanged."""
         if not self.encoding or isinstance(value, bool) or not isinstance(value, (int, str)):
             return value
-        return {str(raw): decoded for raw, decoded in self.encoding.items()}.get(str(value), value)
+        return self.encoding.get(str(value), value)
 
     @property
     def is_numeric(self) -> bool:

@@ -29,8 +29,9 @@ DESCRIPTION = """Churn predictions from the registry's **champion** model.
 * `POST /predict` one customer, `POST /predict/batch` many, `WS /ws/predict` one per message,
   `POST /invocations` for clients of `mlflow models serve`.
 * Every prediction is stored; send the true outcome to `POST /feedback` with its `prediction_id`.
-* `GET /model` says which version answers; the service follows the alias and swaps versions live.
-* Admin endpoints need the `X-API-Key` header.
+* `POST /explain` scores one customer as `/predict` does, with each feature's effect, and stores nothing.
+* `GET /model` says which version answers, `GET /contract` what it takes; the service follows the alias and swaps versions live.
+* Admin endpoints (reload, promote, rollback, retrain) need the `X-API-Key` header.
 """
 
 

@@ -9,12 +9,13 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, WithJsonSchema, create_model
 
 from churnops.data.contract import ColumnSpec, DatasetContract, unique_name
 from churnops.errors import ConfigError
 
 PREDICTION_ID_PATTERN = r"^[0-9a-f]{32}$"
+MAX_VERSION = 999_999_999  # registry versions are counters; larger numbers would overflow the registry's integer column
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # no control characters
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -149,6 +150,11 @@ def batch_request_model(customer: type[BaseModel], max_batch_size: int, example:
     return model
 
 
+# A version as a JSON number or its digits; strict, so neither a boolean nor "03" or " 3" is read as one.
+VersionNumber = Annotated[int, Strict(), Field(ge=1, le=MAX_VERSION)]
+VersionText = Annotated[str, Strict(), StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
+
+
 class Prediction(BaseModel):
     """The churn prediction for one customer."""
 
@@ -250,6 +256,60 @@ class Job(BaseModel):
 class ReloadResult(BaseModel):
     changed: bool = Field(description="True when a different version was loaded.")
     model: ModelInfo
+
+
+class PromoteRequest(BaseModel):
+    """The version to make champion (bypassing the gate) and why; recorded on the version and in a run, as `churnops promote` does."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"version": "3", "reason": "rolled forward after the incident review"}]}
+    )
+
+    version: VersionNumber | VersionText = Field(description='A registered version of the served model, as a number or its text (3 or "3").')
+    reason: printable_text(500) = Field("promoted from the API", description="Why (no control characters).")  # type: ignore[valid-type]
+
+    @property
+    def version_text(self) -> str:
+        return str(int(self.version))
+
+
+class RollbackResult(BaseModel):
+    from_version: str = Field(description="The champion before the rollback.")
+    to_version: str = Field(description="The previous champion, champion again.")
+    model: ModelInfo = Field(description="The version served after the rollback.")
+
+
+class ContractInfo(BaseModel):
+    """The dataset contract requests are validated with, and a typical training customer."""
+
+    contract: dict[str, Any] = Field(
+        description="The served contract (a churnops DatasetContract as JSON, unset fields left out): columns, types, allowed values, ranges."
+    )
+    example: dict[str, Any] = Field(description="The served version's typical training customer (the /docs example), keyed by column name.")
+
+
+class Contribution(BaseModel):
+    """How one feature's value moves this customer's churn probability away from the typical customer's value."""
+
+    feature: str
+    value: str | int | float | None = Field(description="This customer's value.")
+    reference: str | int | float | None = Field(description="The typical training customer's value (GET /contract's example).")
+    probability_at_reference: float = Field(ge=0, le=1, description="The churn probability with only this feature set to the reference.")
+    effect: float = Field(
+        description="churn_probability - probability_at_reference: positive when this value pushes the risk up; 0 at the reference."
+    )
+
+
+class Explanation(BaseModel):
+    """The prediction for one customer (not stored, not counted) and each feature's effect on it, largest first."""
+
+    churn_probability: float = Field(ge=0, le=1, description="As /predict answers for the same customer.")
+    churn: bool
+    label: str
+    threshold: float = Field(ge=0, le=1)
+    model_name: str
+    model_version: str
+    contributions: list[Contribution] = Field(description="One per feature column, sorted by |effect|, largest first.")
 
 
 class ErrorBody(BaseModel):

@@ -1,7 +1,8 @@
 """What the endpoints share: settings, the contract, the served model, the store, metrics and jobs.
 
 Every prediction path (HTTP, batch, WebSocket, /invocations) goes through `Service.predict`, so
-each one is scored, counted and stored the same way.
+each one is scored, counted and stored the same way. `Service.explain` (POST /explain) scores with
+the same model but stores and counts nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.model.served import ModelUnavailable, ServedModel, same_columns
+from churnops.serving.explain import feature_effects, reference_record
 from churnops.serving.jobs import RetrainJobs
 from churnops.serving.logs import request_id
 from churnops.serving.metrics import ServiceMetrics
@@ -91,6 +93,7 @@ class Service:
         self.contract: DatasetContract = contract
         self.customer_model: type[BaseModel] = customer_model(contract, example)
         self.example: dict[str, Any] = self.customer_model.model_json_schema()["examples"][0]  # shown in /docs
+        self.reference: dict[str, Any] = reference_record(self.customer_model, self.example)  # what /explain compares with
         self.batch_model: type[BaseModel] = batch_request_model(self.customer_model, self.settings.api.max_batch_size, self.example)
 
     def _swapped(self, model: ServedModel) -> None:
@@ -119,6 +122,22 @@ class Service:
         labels = [target.positive if flag else target.negative for flag in churn]
         self.metrics.observe_predictions(probabilities, labels)
         return Scored(model, recorded.ids, probabilities, churn, labels)
+
+    def explain(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The prediction for one customer, as predict scores it, and each feature's effect on it; neither stored nor counted."""
+        model = self.model()
+        probability, contributions = feature_effects(model, record, self.reference, self.contract.feature_columns)
+        churn = probability >= model.threshold
+        target = self.contract.target
+        return {
+            "churn_probability": probability,
+            "churn": churn,
+            "label": target.positive if churn else target.negative,
+            "threshold": model.threshold,
+            "model_name": model.name,
+            "model_version": model.version,
+            "contributions": contributions,
+        }
 
     def prediction_rows(self, scored: Scored, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         id_column = self.contract.id_column

@@ -1,4 +1,4 @@
-"""Model information, liveness, readiness and Prometheus metrics."""
+"""Model information, the dataset contract, liveness, readiness and Prometheus metrics."""
 
 from typing import Any
 
@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from churnops.serving.deps import ServiceDep
-from churnops.serving.schemas import ErrorBody, Health, ModelInfo, Readiness
+from churnops.serving.schemas import ContractInfo, ErrorBody, Health, ModelInfo, Readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -16,6 +16,16 @@ router = APIRouter(tags=["operations"])
 def model_info(service: ServiceDep) -> dict[str, Any]:
     """The served version: registry name, version and alias, run id, test metrics, threshold, data fingerprint and inference path."""
     return service.model().info()
+
+
+@router.get("/contract", response_model=ContractInfo)
+def contract(service: ServiceDep) -> dict[str, Any]:
+    """The dataset contract requests are validated with and the typical training customer.
+
+    The contract is the served version's (the built-in one while no version is loaded, or the one set with --dataset).
+
+    `contract` reads back with `DatasetContract.model_validate`; `example` is a valid request body for /predict."""
+    return {"contract": service.contract.model_dump(mode="json", exclude_none=True), "example": service.example}
 
 
 @router.get("/health", response_model=Health)

@@ -24,7 +24,7 @@ from churnops.serving.guards import (
     strict_loads,
 )
 from churnops.serving.invocations import InvocationsInputError, openapi_request_body, parse_payload
-from churnops.serving.schemas import BatchPrediction, ErrorBody, InvocationsError, InvocationsResult, Prediction
+from churnops.serving.schemas import BatchPrediction, ErrorBody, Explanation, InvocationsError, InvocationsResult, Prediction
 from churnops.serving.service import Service
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
@@ -54,6 +54,15 @@ def build_router(service: Service) -> APIRouter:
         record = customer.model_dump()  # type: ignore[attr-defined]
         scored = service.predict([record], "predict")
         return _json(service.prediction_rows(scored, [record])[0])
+
+    @router.post("/explain", response_model=Explanation, responses=UNAVAILABLE)
+    async def explain(customer: Customer, service: ServiceDep) -> Response:  # type: ignore[valid-type]
+        """/predict's probability for one customer and each feature's effect on it, against the typical training customer.
+
+        Each feature in turn is set to the typical customer's value (`GET /contract`'s example) and the customer
+        scored again: `effect` is the probability minus that one (positive: this value pushes the risk up).
+        Nothing is stored and nothing counts as a prediction in the metrics: for "why" and "what if" questions."""
+        return _json(service.explain(customer.model_dump()))  # type: ignore[attr-defined]
 
     # A batch is read as raw bytes and parsed and validated in a worker thread: a large body must not
     # stall the event loop (and /health with it). The request schema is documented through openapi_extra.
