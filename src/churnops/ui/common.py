@@ -44,10 +44,14 @@ def served_contract(model_version: str | None) -> ServedContract:
     return client().contract()
 
 
-def attempt(action: Callable[[], T], what: str) -> T | None:
-    """Run `action`; an API or churnops error is shown as a sentence on the page (never a traceback) and gives None."""
+def attempt(action: Callable[[], T], what: str, passing: tuple[type[Exception], ...] = ()) -> T | None:
+    """Run `action`; an API or churnops error is shown as a sentence on the page (never a traceback) and gives None.
+
+    Errors in `passing` are raised for the caller to present its own way."""
     try:
         return action()
+    except passing:
+        raise
     except ApiError as error:
         st.error(f"Could not {what}: {error}", icon=":material/error:")
     except (ChurnopsError, MlflowException) as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from churnops.errors import RegistryError
 from churnops.ui import tracking_views
 from churnops.ui.common import attempt, client, readiness_banner, settings
 
@@ -99,9 +100,12 @@ def page() -> None:
                 f"The API serves **{info['name']} version {info['version']}** (@{info['alias']}, {info['family'] or 'unknown family'}, "
                 f"{info['inference']} path, threshold {info['threshold']:.3f}), loaded {info['loaded_at']}."
             )
-    table = attempt(versions, "read the registry")
+    try:
+        table = attempt(versions, "read the registry", passing=(RegistryError,))
+    except RegistryError as error:  # nothing registered yet: not a failure, a first step to take
+        st.info(str(error), icon=":material/info:")
+        return
     if table is None or table.empty:
-        st.info("No registered versions yet: run `churnops pipeline`.")
         return
     st.subheader("Versions")
     st.dataframe(table[list(VERSION_COLUMNS)].rename(columns=VERSION_COLUMNS), hide_index=True, width="stretch")
