@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -10,17 +11,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from churnops.data.contract import load_contract
+from churnops.data.loading import load_dataset, to_model_frame
 from churnops.settings import Settings
 from tests.support.cli import monitor
 from tests.support.paths import CONTRACT_PATH
 from tests.support.registries import TrainedRegistry
 from tests.support.servers import churnops_api, free_port, server_process
 from tests.support.settings import fast_settings
-from tests.support.traffic import valid_customers
 
 API_KEY = "ui-test-admin-key"
 TRAFFIC = 300  # customers scored through the API for each monitoring window (drift needs monitor_min_rows)
@@ -54,17 +56,25 @@ def build_backend(folder: Path, registry: TrainedRegistry, telco_csv: Path) -> U
     """Two windows of traffic, each scored by the API, labelled through /feedback and then monitored."""
     shutil.copy(registry.folder / "mlflow.db", folder / "mlflow.db")
     settings = backend_settings(folder, registry)
-    customers = valid_customers(telco_csv, load_contract(CONTRACT_PATH), TRAFFIC * 2)
+    customers, outcomes = labelled_customers(telco_csv, TRAFFIC * 2)
     for window in range(2):
-        batch = customers[window * TRAFFIC : (window + 1) * TRAFFIC]
+        batch = slice(window * TRAFFIC, (window + 1) * TRAFFIC)
         with churnops_api(settings, folder / "api.log") as url, httpx.Client(base_url=url, timeout=30) as client:
-            answer = client.post("/predict/batch", json={"customers": batch})
+            answer = client.post("/predict/batch", json={"customers": customers[batch]})
             answer.raise_for_status()
-            for index, prediction in enumerate(answer.json()["predictions"]):  # a churn outcome for every prediction, both classes
-                client.post("/feedback", json={"prediction_id": prediction["prediction_id"], "churned": index % 3 == 0}).raise_for_status()
+            for prediction, churned in zip(answer.json()["predictions"], outcomes[batch], strict=True):  # the customer's real outcome
+                client.post("/feedback", json={"prediction_id": prediction["prediction_id"], "churned": churned}).raise_for_status()
         result = monitor(settings, "--window", "1d", "--json")
         assert result.returncode == 0, result.stderr
     return UiBackend(folder, registry.folder / "mlartifacts")
+
+
+def labelled_customers(telco_csv: Path, count: int) -> tuple[list[dict[str, Any]], list[bool]]:
+    """Real Telco customers as a client sends them, and whether each one churned."""
+    contract = load_contract(CONTRACT_PATH)
+    dataset = load_dataset(telco_csv, contract)
+    frame = to_model_frame(dataset.features, contract).head(count)
+    return json.loads(frame.to_json(orient="records")), [bool(value) for value in dataset.target.head(count)]
 
 
 def private_copy(backend: UiBackend, registry: TrainedRegistry, tmp_path: Path) -> Settings:

@@ -7,8 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 PAGES = Path(__file__).parent / "pages"
+ICON = Path(__file__).parent / "icon.png"  # a file, not a Material icon name: those favicons load from Google's servers
 
-st.set_page_config(page_title="churnops", page_icon=":material/insights:", layout="wide")
+st.set_page_config(page_title="churnops", page_icon=str(ICON), layout="wide")
 navigation = st.navigation(
     [
         st.Page(PAGES / "predict.py", title="Predict one customer", icon=":material/person_search:", default=True),

@@ -18,7 +18,7 @@ SWEEP_POINTS = 13  # probabilities drawn across a numeric feature's range in the
 
 
 def contributions_chart(contributions: list[dict[str, Any]]) -> alt.Chart:
-    frame = pd.DataFrame(contributions[:SHOWN_CONTRIBUTIONS])
+    frame = pd.DataFrame(contributions[:SHOWN_CONTRIBUTIONS]).astype({"value": str, "reference": str})  # text and numbers mixed
     frame["direction"] = frame["effect"].map(lambda effect: "raises risk" if effect > 0 else "lowers risk")
     frame["label"] = frame["feature"] + " = " + frame["value"].astype(str)
     return (
@@ -63,14 +63,20 @@ def what_if(contract: DatasetContract, record: dict[str, Any], base: float) -> N
     )
 
 
-def show_answer(answer: dict[str, Any]) -> None:
-    prediction, explanation = answer["prediction"], answer["explanation"]
+def show_prediction(answer: dict[str, Any]) -> None:
+    prediction = answer["prediction"]
     first, second, third = st.columns(3)
     first.metric("Churn probability", f"{prediction['churn_probability']:.4f}")
     second.metric(f"Prediction (threshold {prediction['threshold']:.3f})", prediction["label"])
     third.metric("Model", f"{prediction['model_name']} v{prediction['model_version']}")
     st.caption(f"Prediction id {prediction['prediction_id']} (stored; send feedback with it) · answered in {answer['milliseconds']:.0f} ms")
+
+
+def show_why(record: dict[str, Any]) -> None:
     st.subheader("Why")
+    explanation = attempt(lambda: client().explain(record), "explain the prediction")
+    if explanation is None:
+        return
     contributions = explanation["contributions"]
     up = [item["feature"] for item in contributions if item["effect"] > 0][:3]
     down = [item["feature"] for item in contributions if item["effect"] < 0][:3]
@@ -96,15 +102,14 @@ def page() -> None:
     if submitted:
         started = time.perf_counter()
         prediction = attempt(lambda: client().predict(record), "predict")
-        milliseconds = (time.perf_counter() - started) * 1000
-        explanation = attempt(lambda: client().explain(record), "explain the prediction") if prediction else None
-        if prediction and explanation:
-            st.session_state["answer"] = {"record": record, "prediction": prediction, "explanation": explanation, "milliseconds": milliseconds}
+        if prediction:
+            st.session_state["answer"] = {"record": record, "prediction": prediction, "milliseconds": (time.perf_counter() - started) * 1000}
     answer = st.session_state.get("answer")
     if answer is None:
         st.info("Fill in the customer (the defaults are a typical training customer) and press **Predict churn**.")
         return
-    show_answer(answer)
+    show_prediction(answer)  # first: the page shows the answer while the explanation is computed (not stored)
+    show_why(answer["record"])
     st.subheader("What if")
     what_if(contract.contract, answer["record"], answer["prediction"]["churn_probability"])
 
