@@ -83,6 +83,9 @@ def test_the_whole_telco_file_is_scored(page: Page, ui_url: str, telco_csv: Path
     chooser.set_input_files(telco_csv)
     expect(page.get_by_text(f"{rows} customers scored and stored")).to_be_visible(timeout=180_000)
     assert metric_value(page, "Scored rows") == str(rows)
+    expect(page.locator("[data-testid=stDataFrame]")).to_be_visible(timeout=LOAD_TIMEOUT)
+    expect(page.locator("[data-testid=stVegaLiteChart]")).to_be_visible(timeout=LOAD_TIMEOUT)
+    page.wait_for_timeout(1000)  # the table's canvas and the histogram finish drawing
     page.screenshot(path=tmp_path / "score-file.png", full_page=True)
 
     with page.expect_download() as download:
@@ -99,4 +102,5 @@ def test_the_monitoring_page_draws_the_windows(page: Page, ui_url: str, tmp_path
     expect(points.nth(1)).to_be_attached(timeout=30_000)
     assert points.count() >= 2
     expect(page.get_by_text("Alerts in the latest window")).to_be_visible()
+    page.wait_for_timeout(1000)  # every chart drawn
     page.screenshot(path=tmp_path / "monitoring.png", full_page=True)

@@ -33,10 +33,10 @@ def line_chart(frame: pd.DataFrame, columns: list[str], title: str, unit: str) -
         alt.Chart(long, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("window_end:T", title="window end"),
+            x=alt.X("window_end:T", title="window end (UTC)", axis=alt.Axis(format="%m-%d %H:%M", labelAngle=-30)),
             y=alt.Y(f"{unit}:Q"),
             color=alt.Color("series:N", title=None),
-            tooltip=["window_end:T", "series:N", alt.Tooltip(f"{unit}:Q", format=".4f")],
+            tooltip=[alt.Tooltip("window_end:T", format="%Y-%m-%d %H:%M:%S"), "series:N", alt.Tooltip(f"{unit}:Q", format=".4f")],
         )
     )
     st.altair_chart(chart, width="stretch")

@@ -18,7 +18,8 @@ SWEEP_POINTS = 13  # probabilities drawn across a numeric feature's range in the
 
 
 def contributions_chart(contributions: list[dict[str, Any]]) -> alt.Chart:
-    frame = pd.DataFrame(contributions[:SHOWN_CONTRIBUTIONS]).astype({"value": str, "reference": str})  # text and numbers mixed
+    moving = [item for item in contributions if item["effect"] != 0] or contributions[:1]  # values at the typical one move nothing
+    frame = pd.DataFrame(moving[:SHOWN_CONTRIBUTIONS]).astype({"value": str, "reference": str})  # text and numbers mixed
     frame["direction"] = frame["effect"].map(lambda effect: "raises risk" if effect > 0 else "lowers risk")
     frame["label"] = frame["feature"] + " = " + frame["value"].astype(str)
     return (
