@@ -35,11 +35,11 @@ run: env
 	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) UI_PORT=$(UI_PORT) bash scripts/run.sh
 
 # The suite runs in parallel (pytest-xdist), one test file per worker at a time so module fixtures are built
-# once; TEST_WORKERS=1 runs it in one process.
+# once; TEST_WORKERS=1 runs it in one process. The slowest tests are listed at the end (what to trim when CI grows).
 TEST_WORKERS ?= auto
 
 test: env
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
 # Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc; podman,

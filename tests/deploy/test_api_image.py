@@ -105,7 +105,7 @@ def test_healthcheck_passes_and_labels_name_the_build(images: BuiltImages, api_c
 def test_the_api_image_carries_only_what_serving_needs(images: BuiltImages) -> None:
     probe = (
         "import importlib.util as u, shutil;"
-        "print([m for m in ('optuna','prefect','evidently','matplotlib','skl2onnx','flask') if u.find_spec(m)]);"
+        "print([m for m in ('optuna','prefect','evidently','matplotlib','skl2onnx','flask','streamlit') if u.find_spec(m)]);"
         "print([t for t in ('uv','pip','gcc','cc') if shutil.which(t)])"
     )
     modules, tools = podman("run", "--rm", images.tag("api"), "python", "-c", probe).stdout.strip().splitlines()
@@ -115,17 +115,18 @@ def test_the_api_image_carries_only_what_serving_needs(images: BuiltImages) -> N
     print(f"\nAPI image: {size_mb:.0f} MB", file=sys.stderr)
 
 
-def test_a_training_command_in_the_api_image_names_the_image_to_use(images: BuiltImages) -> None:
-    result = podman("run", "--rm", images.tag("api"), "churnops", "pipeline", "--trials", "1", check=False)
+@pytest.mark.parametrize(("command", "group"), [(["pipeline", "--trials", "1"], "train"), (["ui"], "ui")])
+def test_a_command_beyond_serving_in_the_api_image_names_the_image_to_use(images: BuiltImages, command: list[str], group: str) -> None:
+    result = podman("run", "--rm", images.tag("api"), "churnops", *command, check=False)
     assert result.returncode != 0
-    assert "churnops[train]" in result.stderr and "churnops-jobs" in result.stderr
+    assert f"churnops[{group}]" in result.stderr and "churnops-jobs" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_the_jobs_image_runs_every_command(images: BuiltImages, tmp_path: Path) -> None:
     result = podman("run", "--rm", images.tag("jobs"), "pipeline", "--help")
     assert "Validate, train, evaluate, register and gate" in result.stdout
-    probe = "import optuna, prefect, evidently, matplotlib, skl2onnx, mlflow.server; print('ok')"
+    probe = "import optuna, prefect, evidently, matplotlib, skl2onnx, mlflow.server, streamlit; print('ok')"
     assert podman("run", "--rm", "--entrypoint", "python", images.tag("jobs"), "-c", probe).stdout.strip() == "ok"
 
 
