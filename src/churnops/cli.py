@@ -981,7 +981,7 @@ def serve(
 
 @app.command()
 def ui(
-    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 in containers).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 to be reached from elsewhere).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 8501).")] = None,
     api_url: Annotated[str | None, typer.Option("--api-url", help="The prediction API to call (default http://127.0.0.1:8000).")] = None,
     tracking_uri: TrackingOption = None,
@@ -991,11 +991,12 @@ def ui(
     settings = _run(lambda: _settings(ui_host=host, ui_port=port, api_url=api_url, tracking_uri=tracking_uri, model_name=model_name))
     import streamlit  # noqa: F401 - a missing ui extra is named here (cli.run), not by the child process
 
-    from churnops.ui.launch import streamlit_command
+    from churnops.ui.launch import streamlit_command, without_secrets
 
     out.print(f"churnops web UI: http://{settings.ui.host}:{settings.ui.port}  (calling the API at {settings.ui.api_url})", highlight=False)
-    # The page scripts build their settings from the environment, so everything chosen here is passed that way.
-    environment = {**os.environ, **settings.as_environment()}
+    # The page scripts build their settings from the environment, so everything chosen here is passed that way,
+    # except secrets: the front end reaches the store and the admin endpoints only through the API (the key is typed in).
+    environment = without_secrets({**os.environ, **settings.as_environment()})
     sys.stdout.flush()
     os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606 - our interpreter, our arguments
 

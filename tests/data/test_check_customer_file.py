@@ -64,3 +64,13 @@ def test_the_id_column_is_optional(telco_csv: Path, contract: DatasetContract, t
     assert checked.problems.empty and list(checked.rows.columns) == contract.feature_columns
     (tmp_path / "with-ids.csv").write_text("\n".join(telco_lines(telco_csv, 5)))
     assert len(load_customers(tmp_path / "with-ids.csv", contract).features) == len(checked.valid)
+
+
+def test_line_numbers_count_blank_lines_and_ids_are_checked(telco_csv: Path, contract: DatasetContract) -> None:
+    lines = telco_lines(telco_csv, 6)
+    lines[2] = with_cell(lines[2], 0, "x" * 201)
+    lines[4] = with_cell(lines[4], lines[0].split(",").index("SeniorCitizen"), "2")  # a raw code the contract does not know
+    checked = check_customer_file("\n".join([*lines[:4], "", *lines[4:]]).encode(), "gaps.csv", contract)  # line 5 is blank
+    assert checked.problems[["line", "column"]].values.tolist() == [[3, "customerID"], [6, "SeniorCitizen"]]
+    assert checked.problems["problem"].iloc[0] == "an id is at most 200 printable characters"
+    assert list(checked.valid.index) == [2, 4, 7, 8]

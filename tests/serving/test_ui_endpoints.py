@@ -120,11 +120,26 @@ def test_explain_what_if_the_strongest_feature_were_typical(client: httpx.Client
 def test_explain_stores_and_counts_nothing(client: httpx.Client, server: tuple[str, Settings], customers: list[dict[str, Any]]) -> None:
     settings = server[1]
     before = stored_after_sentinel(client, settings, customers[0])
+    wait_until(lambda: logged_requests(settings.store.url).get("/predict", 0) > 0, 30, "the request log was not flushed")
+    logged_before = logged_requests(settings.store.url)
     counted = predictions_counted(client)
     for customer in customers:
         assert client.post("/explain", json=customer).status_code == 200
     assert predictions_counted(client) == counted
     assert stored_after_sentinel(client, settings, customers[0]) == before + 1  # the sentinel only
+    # Nor in the request log monitoring reads: once the second sentinel's /predict is logged, the /explain calls before it would be.
+    expected = logged_before["/predict"] + 1
+    wait_until(lambda: logged_requests(settings.store.url).get("/predict", 0) >= expected, 30, "the request log was not flushed")
+    assert logged_requests(settings.store.url).get("/explain", 0) == logged_before.get("/explain", 0) == 0
+
+
+def logged_requests(store_url: str) -> dict[str, int]:
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            return {str(row[0]): int(row[1]) for row in connection.execute(sa.text("SELECT endpoint, COUNT(*) FROM requests GROUP BY endpoint"))}
+    finally:
+        engine.dispose()
 
 
 def test_explain_validates_like_predict(client: httpx.Client, customers: list[dict[str, Any]]) -> None:

@@ -39,6 +39,7 @@ def page(tmp_path: Path) -> Iterator[Page]:
     with browser.offline_page(tmp_path / "profile", viewport=(1400, 2600), downloads=tmp_path / "downloads") as (opened, blocked):
         yield opened
         assert blocked == [], f"the front end tried to reach beyond this machine: {blocked}"
+        expect(opened.locator("[data-testid=stException]")).to_have_count(0)  # a Python error drawn on the page
 
 
 def metric_value(page: Page, label: str) -> str:

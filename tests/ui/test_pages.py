@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -46,6 +47,16 @@ def use_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings, api_url
         monkeypatch.setenv(key, value)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def button(app: AppTest, label: str) -> Any:
+    found = [item for item in app.button if item.label == label]
+    assert found, f"no button '{label}' among {[item.label for item in app.button]}"
+    return found[0]
+
+
+def api_contract(api: RunningApi) -> dict[str, Any]:
+    return dict(httpx.get(api.url + "/contract").json()["contract"])
 
 
 def metric(app: AppTest, label: str) -> str:
@@ -90,10 +101,15 @@ def test_predict_page_shows_what_the_api_answers_why_and_what_if(api: RunningApi
     assert contributions["feature"].tolist() == [item["feature"] for item in explained[: len(contributions)]]
 
     assert app.selectbox(key="what_if:feature").value == "Contract"  # the contract type is the first thing people try
-    app.selectbox(key="what_if:value:Contract").set_value("Two year").run()
+    prediction_id = app.session_state["answer"]["prediction"]["prediction_id"]  # the what-if value belongs to this prediction
+    app.selectbox(key=f"what_if:value:Contract:{prediction_id}").set_value("Two year").run()
     changed = httpx.post(api.url + "/explain", json={**customer, "Contract": "Two year"}).json()
+    assert not app.exception and not app.error, [item.value for item in app.error]
     assert metric(app, "Churn probability with Contract = Two year") == f"{changed['churn_probability']:.4f}"
     assert changed["churn_probability"] < expected["churn_probability"]  # a two-year contract lowers the risk
+    sweep = next(frame for frame in chart_rows(app) if "churn probability" in frame)  # every contract type, drawn
+    assert sweep["Contract"].tolist() == columns["Contract"]["values"]
+    assert sweep.loc[sweep["Contract"] == "Two year", "churn probability"].iloc[0] == pytest.approx(changed["churn_probability"], abs=1e-12)
 
 
 def test_score_file_page_reports_bad_rows_and_scores_the_rest(api: RunningApi, telco_csv: Path) -> None:
@@ -114,6 +130,10 @@ def test_score_file_page_reports_bad_rows_and_scores_the_rest(api: RunningApi, t
     assert problems["problem"].str.contains("unknown category").iloc[0] and problems["problem"].str.contains("numbers").iloc[1]
     scored = app.dataframe[1].value
     assert len(scored) == 198 and scored["churn_probability"].is_monotonic_decreasing
+    assert not {4, 11} & set(scored["line"])
+    first = scored.iloc[0]
+    again = httpx.post(api.url + "/explain", json={name: first[name] for name in api_contract(api)["columns"] if isinstance(first[name], str)}).json()
+    assert first["churn_probability"] == pytest.approx(again["churn_probability"], abs=1e-9)  # what the API answers for that row
     assert metric(app, "Scored rows") == "198"
     wait_until(lambda: count_rows(api.settings.store.url)[0] == before + 198, 30, "the scored rows were not stored")  # through the API
     assert [button.proto.label for button in app.download_button] == ["Download scored CSV", "Download scored Parquet"]
@@ -127,16 +147,22 @@ def test_model_page_lists_versions_and_promotes_only_with_the_key(api: RunningAp
     assert len(app.image) == 4  # ROC, precision-recall, calibration, confusion from the evaluation run
     assert not [button for button in app.button if button.label in ("Promote", "Roll back")]  # no key, no admin
 
-    app.text_input(key="api_key").set_value(API_KEY).run()
-    app.selectbox(key="model:version")  # the version shown
-    promote_form = [button for button in app.button if button.label == "Promote"][0]
-    app.selectbox[1].set_value("1")
-    promote_form.click().run()
+    app.text_input(key="api_key").set_value("a wrong key").run()
+    app.selectbox(key="model:promote").set_value("1")
+    button(app, "Promote").click().run()
+    assert not app.exception and "401" in app.error[0].value and "API key" in app.error[0].value
+    assert httpx.get(api.url + "/model").json()["version"] == "2"
+
+    app.text_input(key="api_key").set_value(f" {API_KEY}\n").run()  # pasted with a space and a newline
+    app.selectbox(key="model:promote").set_value("1")
+    button(app, "Promote").click().run()
+    assert not app.exception, [item.message for item in app.exception]
     assert "Version 1 is champion and served." in [item.value for item in app.success]
     assert httpx.get(api.url + "/model").json()["version"] == "1"
+    assert "@champion" in app.dataframe[0].value.set_index("version").loc["1", "aliases"]  # the table read again after the move
 
-    [button for button in app.button if button.label == "Roll back"][0].click().run()
-    assert any("version 1 -> version 2" in item.value for item in app.success)
+    button(app, "Roll back").click().run()
+    assert not app.exception and any("version 1 -> version 2" in item.value for item in app.success)
     assert httpx.get(api.url + "/model").json()["version"] == "2"
 
 
@@ -154,7 +180,7 @@ def test_monitoring_page_draws_every_window(api: RunningApi) -> None:
 
 def test_an_unreachable_api_is_a_banner_not_a_traceback(running_api: RunningApi, monkeypatch: pytest.MonkeyPatch) -> None:
     use_environment(monkeypatch, running_api.settings, f"http://127.0.0.1:{free_port()}")
-    for page in ("predict", "score_file"):
+    for page in ("predict", "score_file", "model", "monitoring"):
         app = open_page(page)
         assert "The prediction API is unreachable" in app.error[0].value and "CHURNOPS_API_URL" in app.error[0].value
 

@@ -21,6 +21,7 @@ from churnops.errors import DataError
 
 DELIMITERS = (",", ";", "\t", "|")
 SHOWN_ROWS = 5  # how many offending rows an error message lists
+MAX_ID_LENGTH = 200  # the prediction API's limit on a customer id (serving/schemas.py)
 
 
 @dataclass(frozen=True)
@@ -171,15 +172,17 @@ def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
     header = text.splitlines()[0]
     delimiter = max(DELIMITERS, key=header.count)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # Blank lines are read (as empty rows, dropped below) so that the index stays the file's line number.
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as error:
         raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
-    if frame.empty:
-        raise DataError(f"Data file '{path}' has a header but no data rows.")
     frame.columns = [str(column).strip() for column in frame.columns]
     frame = frame.apply(lambda column: column.str.strip())
     frame = frame.mask(frame == "")  # blank cells are missing values
     frame.index = frame.index + 2  # index = line number in the file (line 1 is the header)
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataError(f"Data file '{path}' has a header but no data rows.")
     return frame
 
 
@@ -220,6 +223,10 @@ def check_customer_file(content: bytes, name: str, contract: DatasetContract) ->
         for column, check, line in zip(failures["column"], failures["check"], failures["index"], strict=True):
             if pd.notna(line) and (column, int(line)) not in type_errors.cells:  # a cell that is not a number is reported once
                 problems.append((int(line), str(column), _cell(rows.at[int(line), column]), _explain(str(column), str(check), contract)))
+    if contract.id_column in rows.columns:  # the API stores ids of at most MAX_ID_LENGTH printable characters
+        ids = rows[contract.id_column].dropna()
+        for line, value in ids[(ids.str.len() > MAX_ID_LENGTH) | ~ids.map(str.isprintable)].items():
+            problems.append((int(line), contract.id_column, value, f"an id is at most {MAX_ID_LENGTH} printable characters"))
     table = pd.DataFrame(problems, columns=["line", "column", "value", "problem"]).sort_values(["line", "column"], ignore_index=True)
     return CheckedRows(rows, table)
 

@@ -32,8 +32,21 @@ log = logging.getLogger("churnops.service")
 
 # Probes, scrapes and docs would drown the service's own volume, latency and error figures.
 # "/docs/assets/{name}" is the docs' static files (serving/docs.py); "/" is the index page, which load balancers often probe.
+# /explain and /contract are the web front end's what-if traffic, not production's.
 UNLOGGED_ENDPOINTS = frozenset(
-    {"/", "/health", "/ready", "/metrics", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}", "/redoc", "/openapi.json"}
+    {
+        "/",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/docs/assets/{name}",
+        "/redoc",
+        "/openapi.json",
+        "/explain",
+        "/contract",
+    }
 )
 
 

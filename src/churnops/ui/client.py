@@ -38,7 +38,10 @@ class ApiClient:
         response = self._send("GET", "/ready")
         if response.status_code not in (200, 503):
             raise _error(response)
-        return dict(response.json())
+        body = self._body(response)
+        if not {"ready", "reasons"} <= body.keys():
+            raise ApiError(f"{self.base_url}/ready is not the prediction API's readiness answer: is CHURNOPS_API_URL the churnops API?")
+        return body
 
     def model(self) -> dict[str, Any]:
         return self._json("GET", "/model")
@@ -61,16 +64,29 @@ class ApiClient:
             yield self._json("POST", "/predict/batch", json={"customers": customers[start : start + batch_size]})["predictions"]
 
     def promote(self, version: str, reason: str, api_key: str) -> dict[str, Any]:
-        return self._json("POST", "/admin/promote", json={"version": version, "reason": reason}, headers={"X-API-Key": api_key})
+        return self._json("POST", "/admin/promote", json={"version": version, "reason": reason}, headers=_admin(api_key))
 
     def rollback(self, api_key: str) -> dict[str, Any]:
-        return self._json("POST", "/admin/rollback", headers={"X-API-Key": api_key})
+        return self._json("POST", "/admin/rollback", headers=_admin(api_key))
 
     def _json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         response = self._send(method, path, **options)
         if response.status_code >= 400:  # noqa: PLR2004 - HTTP error statuses
             raise _error(response)
-        return dict(response.json())
+        return self._body(response)
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):  # a proxy's HTML error page, or another service at that address
+            raise ApiError(
+                f"{response.request.method} {response.request.url.path} at {self.base_url} did not answer JSON (status {response.status_code}): "
+                "is CHURNOPS_API_URL the churnops prediction API?",
+                response.status_code,
+            )
+        return body
 
     def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         try:
@@ -82,6 +98,14 @@ class ApiClient:
                 f"The prediction API at {self.base_url} cannot be reached ({type(error).__name__}): start it with `churnops serve`, "
                 "or point CHURNOPS_API_URL at it."
             ) from None
+
+
+def _admin(api_key: str) -> dict[str, str]:
+    """The key as typed or pasted (surrounding spaces and newlines dropped); HTTP headers carry ASCII only."""
+    key = api_key.strip()
+    if not key.isascii() or not key.isprintable():
+        raise ApiError("The admin key contains characters an HTTP header cannot carry: paste the API's CHURNOPS_API_KEY exactly.")
+    return {"X-API-Key": key}
 
 
 def _error(response: httpx.Response) -> ApiError:

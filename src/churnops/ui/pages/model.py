@@ -67,31 +67,41 @@ def show_evaluation(row: pd.Series) -> None:
 def admin(table: pd.DataFrame) -> None:
     st.subheader("Promote or roll back")
     api_key = st.text_input("Admin API key (CHURNOPS_API_KEY of the API)", type="password", key="api_key")
-    if not api_key:
-        st.caption("Promotion and rollback go through the API's admin endpoints: enter its key to use them.")
+    if not api_key.strip():
+        st.caption("Promotion and rollback go through the API's admin endpoints: enter its key to use them (the API checks it on each action).")
         return
     left, right = st.columns(2)
     with left.form("promote"):
-        version = st.selectbox("Version to make champion (bypasses the gate; recorded)", table["version"].tolist())
+        version = st.selectbox("Version to make champion (bypasses the gate; recorded)", table["version"].tolist(), key="model:promote")
         reason = st.text_input("Reason", value="promoted from the web UI")
         if st.form_submit_button("Promote"):
             done = attempt(lambda: client().promote(str(version), reason, api_key), "promote")
             if done:
-                st.cache_data.clear()
-                st.success(f"Version {done['model']['version']} is champion and served.")
+                served = done["model"]["version"]
+                note = "and served" if served == str(version) else f"(the API serves version {served}, the version of its alias)"
+                changed(f"Version {version} is champion {note}.")
     with right:
         st.write("Move champion back to the previous champion.")
         if st.button("Roll back"):
             done = attempt(lambda: client().rollback(api_key), "roll back")
             if done:
-                st.cache_data.clear()
-                st.success(
+                changed(
                     f"Champion: version {done['from_version']} -> version {done['to_version']}; the API serves version {done['model']['version']}."
                 )
 
 
+def changed(message: str) -> None:
+    """The registry moved: read it again (the table above was drawn before the move) and say what happened."""
+    st.session_state["model:done"] = message
+    st.cache_data.clear()
+    st.rerun()
+
+
 def page() -> None:
     st.title("Model")
+    done = st.session_state.pop("model:done", None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
     state = readiness_banner()
     if state and state.get("model_version"):
         info = attempt(lambda: client().model(), "read the served model")

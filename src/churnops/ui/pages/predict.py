@@ -34,17 +34,25 @@ def contributions_chart(contributions: list[dict[str, Any]]) -> alt.Chart:
     )
 
 
-def what_if(contract: DatasetContract, record: dict[str, Any], base: float) -> None:
+@st.cache_data(ttl=600, max_entries=2000, show_spinner=False)
+def explained(record: dict[str, Any], model_version: str) -> dict[str, Any]:
+    """/explain of one customer by one version: reruns (every widget change) do not ask the API again."""
+    return client().explain(record)
+
+
+def what_if(contract: DatasetContract, answer: dict[str, Any]) -> None:
+    record, base, version = answer["record"], answer["prediction"]["churn_probability"], answer["prediction"]["model_version"]
     features = contract.feature_columns
     preferred = next((name for name in features if "contract" in name.lower()), features[0])
     feature = st.selectbox("Change", features, index=features.index(preferred), key="what_if:feature")
     spec = contract.columns[feature]
-    new_value = value_input(feature, spec, record.get(feature), key=f"what_if:value:{feature}", label=f"New {feature}")
-    changed = {**record, feature: new_value}
-    answer = attempt(lambda: client().explain(changed), "score the changed customer")
-    if answer is None:
+    # Keyed by the prediction too: a new customer starts from its own value, not the last one's.
+    key = f"what_if:value:{feature}:{answer['prediction']['prediction_id']}"
+    new_value = value_input(feature, spec, record.get(feature), key=key, label=f"New {feature}")
+    changed = attempt(lambda: explained({**record, feature: new_value}, version), "score the changed customer")
+    if changed is None:
         return
-    probability = answer["churn_probability"]
+    probability = changed["churn_probability"]
     st.metric(f"Churn probability with {feature} = {new_value}", f"{probability:.4f}", delta=f"{probability - base:+.4f}", delta_color="inverse")
     if spec.type == "categorical":
         values: list[Any] = list(spec.values or [])
@@ -53,7 +61,12 @@ def what_if(contract: DatasetContract, record: dict[str, Any], base: float) -> N
         high = spec.max if spec.max is not None else max(float(record.get(feature) or 1) * 2, 1.0)
         values = [low + (high - low) * step / (SWEEP_POINTS - 1) for step in range(SWEEP_POINTS)]
         values = [round(value) for value in values] if spec.type == "integer" else values
-    sweep = [{feature: value, "churn probability": client().explain({**record, feature: value})["churn_probability"]} for value in values]
+    sweep = attempt(
+        lambda: [{feature: value, "churn probability": explained({**record, feature: value}, version)["churn_probability"]} for value in values],
+        f"draw the probability across {feature}",
+    )
+    if sweep is None:
+        return
     mark = alt.Chart(pd.DataFrame(sweep))
     chart = mark.mark_bar() if spec.type == "categorical" else mark.mark_line(point=True)
     st.altair_chart(
@@ -73,9 +86,9 @@ def show_prediction(answer: dict[str, Any]) -> None:
     st.caption(f"Prediction id {prediction['prediction_id']} (stored; send feedback with it) · answered in {answer['milliseconds']:.0f} ms")
 
 
-def show_why(record: dict[str, Any]) -> None:
+def show_why(record: dict[str, Any], model_version: str) -> None:
     st.subheader("Why")
-    explanation = attempt(lambda: client().explain(record), "explain the prediction")
+    explanation = attempt(lambda: explained(record, model_version), "explain the prediction")
     if explanation is None:
         return
     contributions = explanation["contributions"]
@@ -101,18 +114,22 @@ def page() -> None:
         record = customer_inputs(contract.contract, contract.example, key="customer")
         submitted = st.form_submit_button("Predict churn", type="primary")
     if submitted:
+        st.session_state.pop("answer", None)  # a failed prediction must not leave the last customer's answer on screen
         started = time.perf_counter()
         prediction = attempt(lambda: client().predict(record), "predict")
         if prediction:
             st.session_state["answer"] = {"record": record, "prediction": prediction, "milliseconds": (time.perf_counter() - started) * 1000}
     answer = st.session_state.get("answer")
+    if answer is not None and answer["prediction"]["model_version"] != state["model_version"]:
+        st.session_state.pop("answer")  # another version is served now: its answer may differ, predict again
+        answer = None
     if answer is None:
         st.info("Fill in the customer (the defaults are a typical training customer) and press **Predict churn**.")
         return
     show_prediction(answer)  # first: the page shows the answer while the explanation is computed (not stored)
-    show_why(answer["record"])
+    show_why(answer["record"], answer["prediction"]["model_version"])
     st.subheader("What if")
-    what_if(contract.contract, answer["record"], answer["prediction"]["churn_probability"])
+    what_if(contract.contract, answer)
 
 
 page()

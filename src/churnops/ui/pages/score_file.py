@@ -13,7 +13,7 @@ import streamlit as st
 from churnops.data.loading import CheckedRows, check_customer_file
 from churnops.errors import DataError
 from churnops.ui.client import ApiError
-from churnops.ui.common import client, readiness_banner, served_contract, settings
+from churnops.ui.common import attempt, client, readiness_banner, served_contract, settings
 
 SHOWN_PROBLEMS = 1000
 
@@ -84,7 +84,9 @@ def page() -> None:
     state = readiness_banner()
     if state is None:
         st.stop()
-    served = served_contract(state["model_version"])
+    served = attempt(lambda: served_contract(state["model_version"]), "read the served contract")
+    if served is None:
+        st.stop()
     contract = served.contract
     upload = st.file_uploader(
         f"A CSV of customers with the columns of contract '{contract.name}' (the target column, if present, is ignored)", type=["csv", "txt"]
@@ -93,7 +95,7 @@ def page() -> None:
         st.info(f"Columns: {', '.join(contract.input_columns)}.")
         return
     content = upload.getvalue()
-    key = (upload.name, len(content), hash(content))
+    key = (upload.name, len(content), hash(content), state["model_version"])  # a new version scores the file again
     if st.session_state.get("scored_key") == key:  # a rerun (a download, a widget): show what was scored, do not score again
         checked, result = st.session_state["scored"]
     else:
