@@ -19,10 +19,12 @@ from churnops.data.contract import load_contract
 from churnops.data.loading import load_dataset, to_model_frame
 from churnops.settings import Settings
 from tests.support.cli import monitor
+from tests.support.databases import count_rows
 from tests.support.paths import CONTRACT_PATH
 from tests.support.registries import TrainedRegistry
 from tests.support.servers import churnops_api, free_port, server_process
 from tests.support.settings import fast_settings
+from tests.support.waiting import wait_until
 
 API_KEY = "ui-test-admin-key"
 TRAFFIC = 300  # customers scored through the API for each monitoring window (drift needs monitor_min_rows)
@@ -57,16 +59,22 @@ def build_backend(folder: Path, registry: TrainedRegistry, telco_csv: Path) -> U
     shutil.copy(registry.folder / "mlflow.db", folder / "mlflow.db")
     settings = backend_settings(folder, registry)
     customers, outcomes = labelled_customers(telco_csv, TRAFFIC * 2)
-    for window in range(2):
-        batch = slice(window * TRAFFIC, (window + 1) * TRAFFIC)
-        with churnops_api(settings, folder / "api.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+    with churnops_api(settings, folder / "api.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+        for window in range(2):
+            batch = slice(window * TRAFFIC, (window + 1) * TRAFFIC)
             answer = client.post("/predict/batch", json={"customers": customers[batch]})
             answer.raise_for_status()
             for prediction, churned in zip(answer.json()["predictions"], outcomes[batch], strict=True):  # the customer's real outcome
                 client.post("/feedback", json={"prediction_id": prediction["prediction_id"], "churned": churned}).raise_for_status()
-        result = monitor(settings, "--window", "1d", "--json")
-        assert result.returncode == 0, result.stderr
+            stored = (window + 1) * TRAFFIC  # before monitoring reads the store: every prediction and outcome so far
+            wait_until(lambda stored=stored: all_stored(settings.store.url, stored), 30, "the predictions and outcomes were not stored")
+            result = monitor(settings, "--window", "1d", "--json")
+            assert result.returncode == 0, result.stderr
     return UiBackend(folder, registry.folder / "mlartifacts")
+
+
+def all_stored(store_url: str, count: int) -> bool:
+    return count_rows(store_url)[0] == count_rows(store_url, "feedback")[0] == count
 
 
 def labelled_customers(telco_csv: Path, count: int) -> tuple[list[dict[str, Any]], list[bool]]:

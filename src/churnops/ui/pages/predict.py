@@ -94,9 +94,10 @@ def show_why(record: dict[str, Any], model_version: str) -> None:
     contributions = explanation["contributions"]
     up = [item["feature"] for item in contributions if item["effect"] > 0][:3]
     down = [item["feature"] for item in contributions if item["effect"] < 0][:3]
+    raising = f"**{', '.join(up)}** raise this customer's risk most" if up else "no value raises this customer's risk"
+    lowering = f"**{', '.join(down)}** lower it most" if down else "no value lowers it"
     st.write(
-        f"Against a typical training customer, **{', '.join(up) or 'nothing'}** raise this customer's risk most, "
-        f"**{', '.join(down) or 'nothing'}** lower it most "
+        f"Against a typical training customer (the form's defaults), {raising}; {lowering} "
         "(each bar: the probability minus the probability with that one value set to the typical one)."
     )
     st.altair_chart(contributions_chart(contributions), width="stretch")
