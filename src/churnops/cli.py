@@ -998,7 +998,7 @@ def ui(
     # except secrets: the front end reaches the store and the admin endpoints only through the API (the key is typed in).
     environment = without_secrets({**os.environ, **settings.as_environment()})
     sys.stdout.flush()
-    os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606 - our interpreter, our arguments
+    os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606  # nosec B606 - our interpreter, our arguments
 
 
 # The optional dependency group (pyproject.toml) that provides each module a command may need.
