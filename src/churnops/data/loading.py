@@ -223,10 +223,12 @@ def check_customer_file(content: bytes, name: str, contract: DatasetContract) ->
         for column, check, line in zip(failures["column"], failures["check"], failures["index"], strict=True):
             if pd.notna(line) and (column, int(line)) not in type_errors.cells:  # a cell that is not a number is reported once
                 problems.append((int(line), str(column), _cell(rows.at[int(line), column]), _explain(str(column), str(check), contract)))
-    if contract.id_column in rows.columns:  # the API stores ids of at most MAX_ID_LENGTH printable characters
-        ids = rows[contract.id_column].dropna()
-        for line, value in ids[(ids.str.len() > MAX_ID_LENGTH) | ~ids.map(str.isprintable)].items():
-            problems.append((int(line), contract.id_column, value, f"an id is at most {MAX_ID_LENGTH} printable characters"))
+    id_column = contract.id_column
+    if id_column and id_column in rows.columns:  # the API stores ids of at most MAX_ID_LENGTH printable characters
+        ids = rows[id_column].dropna()
+        bad = ids[(ids.str.len() > MAX_ID_LENGTH) | ~ids.map(str.isprintable)]
+        for line, value in zip(bad.index.tolist(), bad.tolist(), strict=True):
+            problems.append((int(line), id_column, value, f"an id is at most {MAX_ID_LENGTH} printable characters"))
     table = pd.DataFrame(problems, columns=["line", "column", "value", "problem"]).sort_values(["line", "column"], ignore_index=True)
     return CheckedRows(rows, table)
 
