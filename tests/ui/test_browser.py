@@ -25,6 +25,16 @@ CLICK_TO_PROBABILITY = """() => new Promise(resolve => {
     seen.observe(document.body, {childList: true, subtree: true, characterData: true});
     document.querySelector("[data-testid=stBaseButton-primaryFormSubmit]").click();
 })"""
+# The next customer's answer, once the page's code is loaded: until the first probability shown changes.
+CLICK_TO_NEXT_PROBABILITY = """() => new Promise(resolve => {
+    const value = () => document.querySelector("[data-testid=stMetricValue]")?.textContent;
+    const before = value(), start = performance.now();
+    const seen = new MutationObserver(() => {
+        if (value() && value() !== before) { seen.disconnect(); resolve(performance.now() - start); }
+    });
+    seen.observe(document.body, {childList: true, subtree: true, characterData: true});
+    document.querySelector("[data-testid=stBaseButton-primaryFormSubmit]").click();
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +75,6 @@ def test_the_form_answers_what_the_api_answers(page: Page, ui_url: str, running_
     milliseconds = page.evaluate(CLICK_TO_PROBABILITY)
     shown = metric_value(page, "Churn probability")
     print(f"\nsingle prediction in the browser, click to probability shown: {milliseconds:.0f} ms")  # reported, not asserted
-    (tmp_path / "timing.txt").write_text(f"{milliseconds:.1f} ms\n")
 
     customer = {**example, "Contract": "One year", "tenure": 3}
     customer.pop("customerID", None)
@@ -74,6 +83,13 @@ def test_the_form_answers_what_the_api_answers(page: Page, ui_url: str, running_
     expect(page.get_by_text("Why", exact=True)).to_be_visible()
     expect(page.locator("[data-testid=stVegaLiteChart]").first).to_be_visible()
     page.screenshot(path=tmp_path / "predict-answer.png", full_page=True)
+
+    page.get_by_label("tenure", exact=True).fill("40")  # the next customer, on a loaded page
+    next_milliseconds = page.evaluate(CLICK_TO_NEXT_PROBABILITY)
+    following = httpx.post(running_api.url + "/predict", json={**customer, "tenure": 40}).json()
+    assert metric_value(page, "Churn probability") == f"{following['churn_probability']:.4f}"
+    print(f"the next customer's prediction on the loaded page: {next_milliseconds:.0f} ms")  # reported, not asserted
+    (tmp_path / "timing.txt").write_text(f"first {milliseconds:.1f} ms, next {next_milliseconds:.1f} ms\n")
 
 
 def test_the_whole_telco_file_is_scored(page: Page, ui_url: str, telco_csv: Path, tmp_path: Path) -> None:
