@@ -44,6 +44,17 @@ def served_contract(model_version: str | None) -> ServedContract:
     return client().contract()
 
 
+def ready_contract() -> tuple[dict[str, Any], ServedContract]:
+    """/ready's state and the served contract, for the pages that need both; the page stops (after its banner or error) without them."""
+    state = readiness_banner()
+    if state is None:
+        st.stop()
+    contract = attempt(lambda: served_contract(state["model_version"]), "read the served contract")
+    if contract is None:
+        st.stop()
+    return state, contract
+
+
 def attempt(action: Callable[[], T], what: str, passing: tuple[type[Exception], ...] = ()) -> T | None:
     """Run `action`; an API or churnops error is shown as a sentence on the page (never a traceback) and gives None.
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from churnops.data.contract import DatasetContract
-from churnops.ui.common import attempt, client, readiness_banner, served_contract
+from churnops.ui.common import attempt, client, ready_contract
 from churnops.ui.forms import customer_inputs, value_input
 
 SHOWN_CONTRIBUTIONS = 10
@@ -105,12 +105,7 @@ def show_why(record: dict[str, Any], model_version: str) -> None:
 
 def page() -> None:
     st.title("Predict one customer")
-    state = readiness_banner()
-    if state is None:
-        st.stop()
-    contract = attempt(lambda: served_contract(state["model_version"]), "read the served contract")
-    if contract is None:
-        st.stop()
+    state, contract = ready_contract()
     with st.form("customer"):
         record = customer_inputs(contract.contract, contract.example, key="customer")
         submitted = st.form_submit_button("Predict churn", type="primary")

@@ -13,7 +13,7 @@ import streamlit as st
 from churnops.data.loading import CheckedRows, check_customer_file
 from churnops.errors import DataError
 from churnops.ui.client import ApiError
-from churnops.ui.common import attempt, client, readiness_banner, served_contract, settings
+from churnops.ui.common import client, ready_contract, settings
 
 SHOWN_PROBLEMS = 1000
 
@@ -81,12 +81,7 @@ def show_result(result: pd.DataFrame, name: str) -> None:
 
 def page() -> None:
     st.title("Score a file")
-    state = readiness_banner()
-    if state is None:
-        st.stop()
-    served = attempt(lambda: served_contract(state["model_version"]), "read the served contract")
-    if served is None:
-        st.stop()
+    state, served = ready_contract()
     contract = served.contract
     upload = st.file_uploader(
         f"A CSV of customers with the columns of contract '{contract.name}' (the target column, if present, is ignored)", type=["csv", "txt"]
