@@ -19,7 +19,7 @@ WORKDIR /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=/src/uv.lock \
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
-    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-install-project --python python3 \
+    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-install-project --python python3 \
  && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/churnops/lib
 COPY pyproject.toml uv.lock /src/
@@ -27,7 +27,7 @@ COPY src /src/src
 # The package's metadata names README.md; a stub keeps documentation edits from rebuilding the image.
 RUN echo "churnops: see the project's README" > /src/README.md
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-editable --python python3 \
+    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-editable --python python3 \
  && python3 -m compileall -q /opt/churnops/lib/python3.11/site-packages/churnops
 
 FROM ${BASE_IMAGE}

