@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -197,11 +198,11 @@ class RichProgress:
         self.detail = f"{done} trials, best CV ROC AUC {best:.4f}"
         self.progress.update(self.search, completed=done, description=f"trial CV ROC AUC {score:.4f}, best {best:.4f}")
 
-    def rows(self, done: int, total: int) -> None:
+    def rows(self, done: int, total: int, unit: str = "customers") -> None:
         if self.scoring is None:
-            self.scoring = self.progress.add_task("scoring customers", total=total)
+            self.scoring = self.progress.add_task(f"{unit} done", total=total)
             self.bars.append(self.scoring)
-        self.detail = f"{done} customers"
+        self.detail = f"{done} {unit}"
         self.progress.update(self.scoring, completed=done)
 
 
@@ -1001,6 +1002,197 @@ def ui(
     os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606  # nosec B606 - our interpreter, our arguments
 
 
+comments_app = typer.Typer(
+    help="Customer comments analysed by an LLM (Ollama API): analyse files, list traces, evaluate and promote prompts.", no_args_is_help=True
+)
+app.add_typer(comments_app, name="comments")
+prompt_app = typer.Typer(help="The analysis prompt in the MLflow prompt registry.", no_args_is_help=True)
+comments_app.add_typer(prompt_app, name="prompt")
+OllamaHostOption = Annotated[
+    str | None, typer.Option("--ollama-host", help="Ollama API to call (default CHURNOPS_OLLAMA_HOST, OLLAMA_HOST, 127.0.0.1:11434).")
+]
+LlmModelOption = Annotated[str | None, typer.Option("--model", help="Model to ask the Ollama API for (default CHURNOPS_LLM_MODEL).")]
+
+
+def _check_file(path: Path, what: str, example: str) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist or is not a file (e.g. {example}).")
+
+
+TRACE_TEXT_CHARS = 60
+
+
+def _check_promotion(promote: bool, version: int | None) -> None:
+    if promote and version is None:
+        raise ConfigError("--promote needs --version N: the prompt version to move @production to.")
+
+
+@comments_app.command("generate")
+def comments_generate(
+    data: Annotated[Path, typer.Option("--data", help="The Telco customers CSV the comments are about.")],
+    output: Annotated[Path, typer.Option("--output", help="Comments CSV to write.")] = Path("comments.csv"),
+    seed: SeedOption = None,
+    share: Annotated[float, typer.Option("--share", min=0.01, max=1.0, help="Share of customers who write a comment.")] = 1.0,
+) -> None:
+    """Write a seeded, realistic comments CSV tied to the customers (their contract, services and churn shape what they say)."""
+    _check(lambda: _check_file(data, "Customers file", "--data data/telco_customer_churn.csv"))
+    from churnops.comments.generator import write_comments
+
+    rows = _run(lambda: write_comments(data, output, seed=42 if seed is None else seed, share=share))
+    out.print(f"wrote {rows} comments to {output}")
+
+
+@comments_app.command("analyze")
+def comments_analyze(
+    input_file: Annotated[Path, typer.Option("--input", help="Comments CSV: id, customer_id, date, text.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Parquet file (default .churnops/comments/<input>-analysed-<time>.parquet).")
+    ] = None,
+    again: Annotated[bool, typer.Option("--again", help="Analyse comments this model and prompt version already analysed, too.")] = False,
+    ollama_host: OllamaHostOption = None,
+    model: LlmModelOption = None,
+    store_url: StoreUrlOption = None,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Analyse every comment of a CSV with the production prompt: results to the store (as they come) and a Parquet file."""
+    _check(lambda: _check_file(input_file, "Comments file", "--input comments.csv"), lambda: _check_output(output))
+    settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, ollama_host=ollama_host, llm_model=model))
+    from churnops.comments.batch import analyze_file
+
+    result = _with_progress(
+        sys.stderr.isatty() or not as_json, lambda progress: analyze_file(settings, input_file, output, again=again, progress=progress)
+    )
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    skipped = f", {result.skipped} already analysed (--again to redo)" if result.skipped else ""
+    p50 = f", p50 {result.latency_p50_ms:.0f} ms" if result.latency_p50_ms is not None else ""
+    out.print(
+        f"analysed {result.analysed} of {result.comments} comments with {result.model}, prompt v{result.prompt_version}{skipped}: "
+        f"{result.failures} failed; {result.comments_per_second:.2f} comments/s{p50}"
+    )
+    out.print(f"wrote {result.output}; analyses stored in {settings.store.url}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
+    if result.failures:
+        out.print("failed analyses are traced: churnops comments traces")
+
+
+@comments_app.command("traces")
+def comments_traces(
+    all_traces: Annotated[bool, typer.Option("--all", help="Every recent analysis, not only the failed ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 20,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recent analysis traces from MLflow: by default the failures (unparsable answers, timeouts), newest first."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from churnops.comments.traces import recent_traces
+
+    rows = _run(lambda: recent_traces(settings, failed_only=not all_traces, limit=limit))
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    if not rows:
+        out.print("no failed analyses traced" if not all_traces else "no analyses traced yet")
+        return
+    from rich.table import Table
+
+    table = Table("when", "status", "prompt", "ms", "comment", "error", "trace")
+    for row in rows:
+        moment = datetime.fromtimestamp(row["at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S") if row["at"] else "?"
+        text = row["text"] if len(row["text"]) <= TRACE_TEXT_CHARS else row["text"][: TRACE_TEXT_CHARS - 3] + "..."
+        table.add_row(moment, row["status"], f"v{row['prompt_version']}", f"{row['duration_ms'] or 0:.0f}", text, row["error"] or "", row["trace_id"])
+    out.print(table)
+
+
+@comments_app.command("evaluate")
+def comments_evaluate(
+    version: Annotated[int | None, typer.Option("--version", min=1, help="Prompt version to evaluate (default: the production one).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N labelled comments (a quick check).")] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Move @production to --version if it passes the gate.")] = False,
+    ollama_host: OllamaHostOption = None,
+    model: LlmModelOption = None,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a prompt version and the VADER + keywords baseline on the labelled comments (mlflow.genai.evaluate); gate a promotion."""
+    _check(lambda: _check_promotion(promote, version))
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri, ollama_host=ollama_host, llm_model=model))
+    from churnops.comments.evaluation import evaluate_prompt
+
+    result = _with_progress(
+        sys.stderr.isatty() or not as_json, lambda progress: evaluate_prompt(settings, version, limit=limit, promote=promote, progress=progress)
+    )
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    from rich.table import Table
+
+    arms = list(result["figures"])
+    table = Table("score", *arms)
+    for name in ("json_valid", "sentiment_accuracy", "churn_risk_accuracy", "reason_precision", "reason_recall", "reason_f1", "latency_p50_ms"):
+        table.add_row(
+            name,
+            *(
+                f"{result['figures'][arm].get(name, float('nan')):.3f}" if name != "latency_p50_ms" else f"{result['figures'][arm][name]:.1f}"
+                for arm in arms
+            ),
+        )
+    out.print(
+        f"prompt v{result['candidate_version']} (production: v{result['production_version']}) "
+        f"on {result['comments']} labelled comments, model {result['model']}"
+    )
+    out.print(table)
+    gate = result["gate"]
+    if gate is None:
+        out.print("this version is production: nothing to gate")
+    else:
+        verdict = "passes" if gate["promote"] else "fails"
+        action = "promoted to @production" if result["promoted"] else ("not promoted (add --promote)" if gate["promote"] else "not promoted")
+        out.print(f"gate: v{result['candidate_version']} {verdict} ({'; '.join(gate['reasons'])}); {action}")
+    out.print(f"MLflow run {result['run_id']}")
+    if gate is not None and not gate["promote"] and promote:
+        raise typer.Exit(code=1)
+
+
+@prompt_app.command("register")
+def prompt_register(
+    file: Annotated[Path, typer.Option("--file", help="Prompt YAML: system, user (with {{comment}}), temperature.")],
+    message: Annotated[str | None, typer.Option("--message", help="What changed (the version's commit message).")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Register a new prompt version (no alias moves: `churnops comments evaluate --version N --promote` gates it)."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from churnops.comments.prompts import load_prompt, register_prompt
+    from churnops.tracking import connect
+
+    def register() -> Any:
+        connect(settings)
+        load_prompt(settings.comments)  # the built-in prompt is version 1 and production on first use
+        return register_prompt(settings.comments, file, message)
+
+    prompt = _run(register)
+    out.print(f"registered {prompt.uri}; evaluate it: churnops comments evaluate --version {prompt.version} --promote")
+
+
+@prompt_app.command("list")
+def prompt_list(tracking_uri: TrackingOption = None, as_json: JsonOption = False) -> None:
+    """The prompt's versions, newest first, with their aliases."""
+    settings = _run(lambda: _settings(tracking_uri=tracking_uri))
+    from churnops.comments.prompts import prompt_versions
+    from churnops.tracking import connect
+
+    rows = _run(lambda: (connect(settings), prompt_versions(settings.comments))[1])
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    if not rows:
+        out.print(f"prompt {settings.comments.prompt_name!r} has no versions yet (the first analysis registers the built-in one)")
+    for row in rows:
+        aliases = f" @{', @'.join(row['aliases'])}" if row["aliases"] else ""
+        out.print(f"v{row['version']}{aliases}  {row['message']}")
+
+
 # The optional dependency group (pyproject.toml) that provides each module a command may need.
 OPTIONAL_MODULES = {
     "optuna": "train",
@@ -1012,6 +1204,7 @@ OPTIONAL_MODULES = {
     "prefect": "orchestrate",
     "streamlit": "ui",
     "altair": "ui",
+    "vaderSentiment": "llm",
 }
 
 

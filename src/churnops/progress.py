@@ -8,7 +8,7 @@ from typing import Protocol
 class Progress(Protocol):
     def step(self, name: str) -> None: ...
     def trial(self, done: int, total: int, score: float, best: float) -> None: ...
-    def rows(self, done: int, total: int) -> None: ...
+    def rows(self, done: int, total: int, unit: str = "customers") -> None: ...
 
 
 class SilentProgress:
@@ -18,5 +18,5 @@ class SilentProgress:
     def trial(self, done: int, total: int, score: float, best: float) -> None:
         pass
 
-    def rows(self, done: int, total: int) -> None:
+    def rows(self, done: int, total: int, unit: str = "customers") -> None:
         pass

@@ -324,7 +324,8 @@ class LlmSettings(SettingsGroup):
     ollama_host: Annotated[str | None, BlankIsUnset] = Field(
         None,
         alias="ollama_host",
-        description="The Ollama API comment analysis calls (http://host:11434 or host:port, as OLLAMA_HOST). Unset: $OLLAMA_HOST, else http://127.0.0.1:11434 (churnops llm serve's default).",
+        description="The Ollama API comment analysis calls (http://host:11434 or host:port, as OLLAMA_HOST). "
+        "Unset: $OLLAMA_HOST, else http://127.0.0.1:11434 (churnops llm serve's default).",
     )
     model: str = Field(
         "smollm2:135m",
@@ -339,22 +340,39 @@ class LlmSettings(SettingsGroup):
     port: int = Field(11434, ge=1, le=65535, alias="llm_port", description="Port of churnops llm serve (Ollama's own default).")
     threads: int | None = Field(None, ge=1, alias="llm_threads", description="CPU threads llama.cpp uses. Unset: one per core.")
     context_tokens: int = Field(2048, ge=256, alias="llm_context_tokens", description="Context window of the embedded model (prompt + answer).")
-    max_tokens: int = Field(200, ge=16, alias="llm_max_tokens", description="Longest answer the analysis lets the model write.")
-    timeout_seconds: float = Field(120.0, gt=0, alias="llm_timeout_seconds", description="Longest one model call may take before it counts as failed.")
+    max_tokens: int = Field(
+        160, ge=16, alias="llm_max_tokens", description="Longest answer the analysis lets the model write (an analysis takes about 60-120 tokens)."
+    )
+    timeout_seconds: float = Field(
+        120.0, gt=0, alias="llm_timeout_seconds", description="Longest one model call may take before it counts as failed."
+    )
 
 
 class CommentsSettings(SettingsGroup):
     """Comment analysis (churnops comments ...): its MLflow experiment, the registered prompt, the prompt gate, outputs."""
 
-    experiment: str = Field("churn-comments", min_length=1, alias="comments_experiment", description="MLflow experiment of analyses, traces and evaluations.")
+    experiment: str = Field(
+        "churn-comments", min_length=1, alias="comments_experiment", description="MLflow experiment of analyses, traces and evaluations."
+    )
     prompt_name: str = Field(
-        "comment-analysis", pattern=r"^[A-Za-z0-9_.-]+$", alias="comments_prompt", description="Name of the analysis prompt in the MLflow prompt registry."
+        "comment-analysis",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        alias="comments_prompt",
+        description="Name of the analysis prompt in the MLflow prompt registry.",
     )
-    prompt_alias: str = Field("production", pattern=r"^[A-Za-z0-9_-]+$", alias="comments_prompt_alias", description="Alias of the prompt version analyses use.")
+    prompt_alias: str = Field(
+        "production", pattern=r"^[A-Za-z0-9_-]+$", alias="comments_prompt_alias", description="Alias of the prompt version analyses use."
+    )
     gate_tolerance: float = Field(
-        0.02, ge=0, le=1, alias="comments_gate_tolerance", description="How much worse than the production prompt (each gated score) a new version may be."
+        0.02,
+        ge=0,
+        le=1,
+        alias="comments_gate_tolerance",
+        description="How much worse than the production prompt (each gated score) a new version may be.",
     )
-    output_dir: Path = Field(Path(".churnops/comments"), alias="comments_output_dir", description="Where churnops comments analyze writes its Parquet files.")
+    output_dir: Path = Field(
+        Path(".churnops/comments"), alias="comments_output_dir", description="Where churnops comments analyze writes its Parquet files."
+    )
 
 
 class Settings(BaseSettings):

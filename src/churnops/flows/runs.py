@@ -48,8 +48,8 @@ class RunLogProgress:
     def trial(self, done: int, total: int, score: float, best: float) -> None:
         self.log.info("search trial %d/%d: CV ROC AUC %.4f (best %.4f)", done, total, score, best)
 
-    def rows(self, done: int, total: int) -> None:
-        self.log.info("scored %d/%d customers", done, total)
+    def rows(self, done: int, total: int, unit: str = "customers") -> None:
+        self.log.info("done %d/%d %s", done, total, unit)
 
 
 @task(name="link MLflow runs", cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_SECONDS)

@@ -18,7 +18,7 @@ from churnops.model.served import ModelUnavailable
 from churnops.serving import docs, guards
 from churnops.serving.jobs import JobConflict, RetrainRefused
 from churnops.serving.logs import configure_json_logging, request_id
-from churnops.serving.routes import admin, feedback, operations, predictions
+from churnops.serving.routes import admin, comments, feedback, operations, predictions
 from churnops.serving.service import Service
 from churnops.settings import Settings
 
@@ -31,6 +31,7 @@ DESCRIPTION = """Churn predictions from the registry's **champion** model.
 * Every prediction is stored; send the true outcome to `POST /feedback` with its `prediction_id`.
 * `POST /explain` scores one customer as `/predict` does, with each feature's effect, and stores nothing.
 * `GET /model` says which version answers, `GET /contract` what it takes; the service follows the alias and swaps versions live.
+* `POST /comments/analyze` analyses a customer comment with the LLM service (sentiment, churn risk, reasons) and stores it.
 * Admin endpoints (reload, promote, rollback, retrain) need the `X-API-Key` header.
 """
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(operations.router)
     app.include_router(admin.router)
+    app.include_router(comments.router)
     docs.register(app)
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)

@@ -6,11 +6,12 @@ Below every user of it (serving, batch scoring, monitoring): it imports only `er
 from churnops.store.engine import create_store_engine, migrate
 from churnops.store.recording import Recorded, score_and_record
 from churnops.store.records import FeedbackRecord, PredictionRecord, RequestRecord, new_prediction_ids
-from churnops.store.schema import ALERTS, FEEDBACK, METADATA, MONITORING_RUNS, PREDICTIONS, REQUESTS, VERSION_TABLE
+from churnops.store.schema import ALERTS, COMMENT_ANALYSES, FEEDBACK, METADATA, MONITORING_RUNS, PREDICTIONS, REQUESTS, VERSION_TABLE
 from churnops.store.writer import PredictionStore
 
 __all__ = [
     "ALERTS",
+    "COMMENT_ANALYSES",
     "FEEDBACK",
     "METADATA",
     "MONITORING_RUNS",

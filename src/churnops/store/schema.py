@@ -116,3 +116,31 @@ MONITORING_RUNS = sa.Table(
     sa.Column("roc_auc", sa.Float(), nullable=True),
     sa.Column("alerts", sa.Integer(), nullable=False),
 )
+
+# One row per analysed customer comment (churnops comments analyze, POST /comments/analyze), failures included.
+COMMENT_ANALYSES = sa.Table(
+    "comment_analyses",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("analyzed_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("comment_id", sa.String(200), nullable=True, index=True),
+    sa.Column("customer_id", sa.String(200), nullable=True, index=True),
+    sa.Column("comment_date", sa.String(10), nullable=True),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("ok", sa.Boolean(), nullable=False),
+    sa.Column("sentiment", sa.String(16), nullable=True),
+    sa.Column("churn_risk", sa.String(16), nullable=True),
+    sa.Column("reasons", JSON_DOCUMENT, nullable=True),
+    sa.Column("summary", sa.Text(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("model", sa.String(), nullable=False),
+    sa.Column("prompt_name", sa.String(), nullable=False),
+    sa.Column("prompt_version", sa.Integer(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("prompt_tokens", sa.Integer(), nullable=True),
+    sa.Column("completion_tokens", sa.Integer(), nullable=True),
+    sa.Column("trace_id", sa.String(64), nullable=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("source", sa.String(), nullable=False),
+)
