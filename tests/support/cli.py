@@ -21,3 +21,9 @@ def monitor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def churnops_command(settings: Settings, *args: str, cwd: str | os.PathLike[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`churnops *args` as a child process with exactly `settings` (no other CHURNOPS_* variable)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
+    return subprocess.run([sys.executable, "-m", "churnops", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)

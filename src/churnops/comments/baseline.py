@@ -17,6 +17,7 @@ from churnops.comments.analysis import MAX_REASONS, CommentAnalysis
 
 MIXED_SHARE = 0.12  # positive and negative word shares both at least this: praise and complaint
 TONE = 0.2  # |compound| at least this: positive or negative
+CLEAR_TONE = 0.5  # |compound| at least this: one tone wins even when both kinds of words occur
 FRENCH_HINTS_NEEDED = 2
 
 # Keyword stems per reason, English and French, accents removed (see _plain). Order = priority.
@@ -207,7 +208,8 @@ def analyze_baseline(text: str) -> CommentAnalysis:
     plain = _plain(text)
     compound, positive, negative = _tone(text, plain)
     leaving = any(word in plain for word in LEAVING)
-    if positive >= MIXED_SHARE and negative >= MIXED_SHARE:
+    balanced = positive >= MIXED_SHARE and negative >= MIXED_SHARE and abs(compound) < CLEAR_TONE
+    if balanced and not leaving:  # leaving outweighs any praise
         sentiment = "mixed"
     elif compound >= TONE and not leaving:  # "I'm cancelling, thanks" is not praise
         sentiment = "positive"

@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -30,24 +29,6 @@ from churnops.settings import Settings
 from churnops.tracking import connect, ensure_experiment
 
 ARM_KIND = "prompt-evaluation-arm"
-
-
-@dataclass
-class GateDecision:
-    promote: bool
-    reasons: list[str] = field(default_factory=list)
-
-
-def decide(candidate: dict[str, float], production: dict[str, float] | None, tolerance: float) -> GateDecision:
-    """Not worse than production on any gated score beyond `tolerance`; with no production to compare, the candidate passes."""
-    if production is None:
-        return GateDecision(True, ["no production prompt to compare with"])
-    worse = [
-        f"{name} {candidate[name]:.3f} < production {production[name]:.3f} - {tolerance:g}"
-        for name in scoring.GATED
-        if candidate[name] < production[name] - tolerance
-    ]
-    return GateDecision(not worse, worse or [f"no gated score worse than production by more than {tolerance:g}"])
 
 
 def _scorers() -> list[Any]:
@@ -152,7 +133,9 @@ def evaluate_prompt(
             figures["production"] = production_figures
         for arm, values in figures.items():
             mlflow.log_metrics({f"{arm}_{key}": value for key, value in values.items()})
-        decision = decide(figures["llm"], production_figures, settings.comments.gate_tolerance) if production.version != candidate.version else None
+        decision = (
+            scoring.decide(figures["llm"], production_figures, settings.comments.gate_tolerance) if production.version != candidate.version else None
+        )
         promoted = bool(promote and decision and decision.promote)
         if promoted:
             set_alias(settings.comments, candidate.version)

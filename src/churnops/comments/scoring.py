@@ -1,8 +1,9 @@
-"""How an analysis is scored against a hand label: the same figures for the LLM, the baseline, and every prompt version."""
+"""How an analysis is scored against a hand label (the same figures for the LLM, the baseline, every prompt version), and the prompt gate."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 # The figures the prompt gate compares (higher is better); latency is reported, not gated.
@@ -44,3 +45,21 @@ def summarise(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
     middle = len(latencies) // 2
     median = latencies[middle] if len(latencies) % 2 else (latencies[middle - 1] + latencies[middle]) / 2
     return {**means, "reason_f1": f1(means["reason_precision"], means["reason_recall"]), "latency_p50_ms": median}
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def decide(candidate: dict[str, float], production: dict[str, float] | None, tolerance: float) -> GateDecision:
+    """Not worse than production on any gated score beyond `tolerance`; with no production to compare, the candidate passes."""
+    if production is None:
+        return GateDecision(True, ["no production prompt to compare with"])
+    worse = [
+        f"{name} {candidate[name]:.3f} < production {production[name]:.3f} - {tolerance:g}"
+        for name in GATED
+        if candidate[name] < production[name] - tolerance
+    ]
+    return GateDecision(not worse, worse or [f"no gated score worse than production by more than {tolerance:g}"])

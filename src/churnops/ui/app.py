@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page(PAGES / "score_file.py", title="Score a file", icon=":material/upload_file:"),
         st.Page(PAGES / "model.py", title="Model", icon=":material/model_training:"),
         st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+        st.Page(PAGES / "comments.py", title="Customer comments", icon=":material/forum:"),
     ]
 )
 navigation.run()

@@ -10,6 +10,7 @@ import httpx
 
 from churnops.data.contract import DatasetContract
 
+COMMENT_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 
 
@@ -62,6 +63,10 @@ class ApiClient:
         """/predict/batch in chunks of `batch_size`, yielding each chunk's predictions (in order) as it comes back."""
         for start in range(0, len(customers), batch_size):
             yield self._json("POST", "/predict/batch", json={"customers": customers[start : start + batch_size]})["predictions"]
+
+    def analyze_comment(self, comment: dict[str, Any]) -> dict[str, Any]:
+        """One comment through the API's LLM analysis (stored there); a small model takes seconds, a retry twice that."""
+        return self._json("POST", "/comments/analyze", json=comment, timeout=COMMENT_TIMEOUT)
 
     def promote(self, version: str, reason: str, api_key: str) -> dict[str, Any]:
         return self._json("POST", "/admin/promote", json={"version": version, "reason": reason}, headers=_admin(api_key))
