@@ -3,6 +3,8 @@ serialises generations (and a closed stream that releases it), and how Ollama's 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +22,26 @@ from tests.support.prerequisites import require_llm_extra
 def engine() -> Iterator[Engine]:
     require_llm_extra()
     yield Engine.load(LlmSettings(threads=2))
+
+
+def test_a_missing_model_file_is_named_with_the_fix_before_llama_cpp_loads(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.gguf"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_")}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "churnops", "llm", "serve", "--model-file", str(missing)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    messages = " ".join(line for line in done.stderr.splitlines() if not line.startswith("import time:"))
+    assert f"Model file '{missing}' does not exist" in messages
+    assert "uv sync --extra llm" in messages
+    assert "Traceback" not in messages
+    assert "llama_cpp" not in done.stderr  # refused before the heavy import
 
 
 def test_the_engine_refuses_a_missing_file_or_a_folder(tmp_path: Path) -> None:
