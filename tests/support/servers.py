@@ -1,4 +1,4 @@
-"""Real server processes for tests and benchmarks: `mlflow server`, `churnops serve`, Prometheus, on free local ports.
+"""Real server processes for tests and benchmarks: `mlflow server`, `churnops serve`, `churnops llm serve`, Prometheus, on free local ports.
 
 The scratch PostgreSQL database is in tests/support/databases.py.
 """
@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from churnops.settings import Settings
@@ -62,6 +63,23 @@ def churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
     command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
     with server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class RunningLlm:
+    url: str
+    log: Path  # the server's output: what it logged about each request
+
+
+@contextmanager
+def llm_server(log: Path, *arguments: str, timeout: float = 60.0) -> Iterator[str]:
+    """`churnops llm serve` (the packaged SmolLM2 unless `arguments` say otherwise) as a real process on a free port;
+    yields its URL once /api/version answers. No CHURNOPS_* or OLLAMA_* variable of the caller reaches it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHURNOPS_", "OLLAMA_"))}
+    command = [sys.executable, "-m", "churnops", "llm", "serve", "--port", str(port), *arguments]
+    with server_process(command, port, log, timeout, stop_timeout=20, env=env, health="/api/version") as url:
         yield url
 
 
