@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -44,7 +44,7 @@ class CommentIn(BaseModel):
     text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="The comment, as the customer wrote it.")]
     comment_id: Annotated[str | None, Field(max_length=200, description="Your id for the comment, stored with the analysis.")] = None
     customer_id: Annotated[str | None, Field(max_length=200, description="The customer who wrote it.")] = None
-    date: date | None = Field(None, description="When it was written (YYYY-MM-DD).")
+    date: dt.date | None = Field(None, description="When it was written (YYYY-MM-DD).")
 
 
 class CommentAnalysisOut(BaseModel):
