@@ -1246,6 +1246,8 @@ def run() -> None:
     # As a container's PID 1 a process gets no default action for SIGTERM (the kernel drops it), so `docker stop`
     # would wait and SIGKILL: exit as a normal process does, through `finally` blocks. (uvicorn installs its own.)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if "--json" in sys.argv:  # MLflow prints "View run ... at: URL" to stdout when a run against a server ends
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         app()
     except ModuleNotFoundError as error:

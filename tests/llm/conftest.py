@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.prerequisites import require_llm_extra
-from tests.support.servers import RunningLlm, llm_server
+from tests.support.servers import TEST_THREADS, RunningLlm, llm_server
 
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLlm]:
     require_llm_extra()
     folder = tmp_path_factory.mktemp("llm")
-    with llm_server(folder / "llm.log") as url:
+    with llm_server(folder / "llm.log", *TEST_THREADS) as url:
         yield RunningLlm(url, folder / "llm.log")

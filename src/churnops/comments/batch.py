@@ -80,8 +80,9 @@ def analyze_file(
         pending: list[dict[str, Any]] = []
         analysing = time.perf_counter()
         try:
-            for number, row in enumerate(todo.itertuples(index=False), start=1):
-                outcome = analyzer.analyze(row.text, comment_id=row.id, customer_id=row.customer_id, comment_date=row.date or None)
+            for number, row in enumerate(todo.to_dict(orient="records"), start=1):
+                date = str(row["date"]) if row["date"] else None
+                outcome = analyzer.analyze(str(row["text"]), comment_id=str(row["id"]), customer_id=str(row["customer_id"]), comment_date=date)
                 outcomes.append(outcome)
                 pending.append(outcome.as_row(source=f"file:{input_file.name}", run_id=run.info.run_id))
                 if len(pending) >= WRITE_EVERY:

@@ -120,7 +120,7 @@ def set_alias(settings: CommentsSettings, version: int) -> None:
 
 def _versions(name: str) -> list[Any]:
     try:
-        return list(MlflowClient().search_prompt_versions(name).prompt_versions)
+        return list(MlflowClient().search_prompt_versions(name))
     except Exception as exc:  # the registry says "not found" in several ways across backends
         if "not found" in str(exc).lower() or "does not exist" in str(exc).lower() or "RESOURCE_DOES_NOT_EXIST" in str(exc):
             return []
@@ -130,11 +130,16 @@ def _versions(name: str) -> list[Any]:
 def prompt_versions(settings: CommentsSettings) -> list[dict[str, Any]]:
     """Every version of the prompt, newest first, with its aliases and commit message (for `churnops comments prompt list`)."""
     rows = []
+    # Searches do not always carry aliases: the configured one is resolved as analyses resolve it.
+    current = mlflow.genai.load_prompt(f"prompts:/{settings.prompt_name}@{settings.prompt_alias}", allow_missing=True, link_to_model=False)
     for version in _versions(settings.prompt_name):
+        aliases = set(getattr(version, "aliases", []) or [])
+        if current is not None and int(current.version) == int(version.version):
+            aliases.add(settings.prompt_alias)
         rows.append(
             {
                 "version": int(version.version),
-                "aliases": sorted(getattr(version, "aliases", []) or []),
+                "aliases": sorted(aliases),
                 "message": getattr(version, "commit_message", None) or "",
                 "created": getattr(version, "creation_timestamp", None),
             }

@@ -19,7 +19,7 @@ def recent_traces(settings: Settings, *, failed_only: bool = True, limit: int = 
     mlflow.flush_trace_async_logging()  # traces of this process may still be on their way
     filters = ["trace.name = 'analyze_comment'"] + (["trace.status = 'ERROR'"] if failed_only else [])
     traces = mlflow.search_traces(
-        experiment_ids=[experiment.experiment_id],
+        locations=[experiment.experiment_id],
         filter_string=" AND ".join(filters),
         max_results=limit,
         order_by=["timestamp_ms DESC"],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
