@@ -21,7 +21,7 @@ COMMA_LISTS = {"allowed_hosts", "allowed_origins"}
 
 SAMPLES_BY_TYPE: dict[Any, Callable[[str, Any], Any]] = {
     bool: lambda name, default: not default,
-    int: lambda name, default: default + 1,
+    int: lambda name, default: 1 if default is None else default + 1,
     float: lambda name, default: 0.5 if default is None else default * 0.8,
     str: lambda name, default: f"value-{name}" if default is None else f"{default}-x",
     SecretStr: lambda name, default: SecretStr(f"secret-{name}"),

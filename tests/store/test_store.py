@@ -188,14 +188,14 @@ def test_start_migrates_the_schema_and_a_second_start_is_harmless(database_url: 
     try:
         inspector = sa.inspect(engine)
         tables = set(inspector.get_table_names())
-        assert {"predictions", "feedback", "requests", "alerts", VERSION_TABLE} <= tables
+        assert {"predictions", "feedback", "requests", "alerts", "comment_analyses", VERSION_TABLE} <= tables
         assert "alembic_version" not in tables  # left free for MLflow in a shared database
         indexed = {table: {tuple(index["column_names"]) for index in inspector.get_indexes(table)} for table in ("predictions", "feedback")}
         assert {("created_at",), ("model_version",)} <= indexed["predictions"]
         assert {("received_at",), ("prediction_id",)} <= indexed["feedback"]
         assert not inspector.get_foreign_keys("feedback")
         with engine.connect() as connection:
-            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0002"]
+            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0003"]
             # The migration and the table definitions the store writes through must agree.
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
             assert compare_metadata(context, METADATA) == []
@@ -430,7 +430,7 @@ def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Pat
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as connection:
-            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0002"]
+            assert connection.scalars(sa.select(sa.column("version_num")).select_from(sa.table(VERSION_TABLE))).all() == ["0003"]
     finally:
         engine.dispose()
 
