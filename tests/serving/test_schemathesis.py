@@ -42,6 +42,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(trained_regi
             f"X-API-Key: {API_KEY}",
             "--exclude-path",
             "/admin/retrain",  # would start real training runs; its auth and jobs are tested in test_api
+            "--exclude-path",
+            "/comments/analyze",  # no LLM runs here: its documented 503; with the real model in tests/comments/test_llm_analysis.py
             "--report",
             "json",
             "--report-json-path",
