@@ -41,8 +41,7 @@ def llm_outputs(analyzer: Analyzer, texts: list[str]) -> tuple[list[dict[str, An
     started = time.perf_counter()
     for number, text in enumerate(texts, start=1):
         outcome = analyzer.analyze(text)
-        parts = outcome.analysis.model_dump() if outcome.analysis else {}
-        outputs.append({"ok": outcome.ok, **parts, "latency_ms": outcome.latency_ms, "attempts": outcome.attempts})
+        outputs.append({"ok": outcome.ok, **outcome.answer(), "latency_ms": outcome.latency_ms, "attempts": outcome.attempts})
         if number % 20 == 0:
             print(f"  llm: {number}/{len(texts)} comments", flush=True)
     return outputs, time.perf_counter() - started

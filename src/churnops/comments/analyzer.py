@@ -64,10 +64,13 @@ class Outcome:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     analyzed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def answer(self) -> dict[str, Any]:
+        """The analysis's fields (sentiment, churn_risk, reasons, summary), all None for a failure."""
+        return self.analysis.model_dump() if self.analysis else dict.fromkeys(CommentAnalysis.model_fields)
+
     def as_row(self, source: str, run_id: str | None = None) -> dict[str, Any]:
         row = {key: value for key, value in asdict(self).items() if key != "analysis"}
-        parts = self.analysis.model_dump() if self.analysis else {"sentiment": None, "churn_risk": None, "reasons": None, "summary": None}
-        return {**row, **parts, "source": source, "run_id": run_id}
+        return {**row, **self.answer(), "source": source, "run_id": run_id}
 
 
 class Analyzer:

@@ -73,8 +73,13 @@ def _run_arm(name: str, frame: pd.DataFrame, answer: Callable[[str], dict[str, A
 def _llm_answer(analyzer: Analyzer) -> Callable[[str], dict[str, Any]]:
     def answer(text: str) -> dict[str, Any]:
         outcome = analyzer.analyze(text)
-        parts = outcome.analysis.model_dump() if outcome.analysis else {}
-        return {"ok": outcome.ok, **parts, "latency_ms": outcome.latency_ms, "error": outcome.error, "prompt_version": outcome.prompt_version}
+        return {
+            "ok": outcome.ok,
+            **outcome.answer(),
+            "latency_ms": outcome.latency_ms,
+            "error": outcome.error,
+            "prompt_version": outcome.prompt_version,
+        }
 
     return answer
 

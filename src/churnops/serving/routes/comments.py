@@ -63,7 +63,7 @@ class CommentAnalysisOut(BaseModel):
     stored: bool = Field(description="False when the store could not be written: the analysis is answered anyway.")
 
 
-class CommentAnalysis:
+class CommentEndpoint:
     """The analyzer and the store engine, built on first use: the API starts without an LLM and serves predictions regardless."""
 
     def __init__(self, settings: Settings) -> None:
@@ -82,10 +82,10 @@ class CommentAnalysis:
             return self._analyzer, self._engine
 
 
-def _comments(request: Request, settings: Settings) -> CommentAnalysis:
+def _comments(request: Request, settings: Settings) -> CommentEndpoint:
     state: Any = request.app.state
     if getattr(state, "comment_analysis", None) is None:
-        state.comment_analysis = CommentAnalysis(settings)
+        state.comment_analysis = CommentEndpoint(settings)
     return state.comment_analysis  # type: ignore[no-any-return]
 
 
@@ -112,7 +112,6 @@ def analyze_comment(body: CommentIn, request: Request, service: ServiceDep) -> C
     except SQLAlchemyError as exc:
         stored = False
         log.error("comment analysis %s not stored: %s", outcome.id, exc.__class__.__name__)
-    parts = outcome.analysis.model_dump() if outcome.analysis else {"sentiment": None, "churn_risk": None, "reasons": None, "summary": None}
     return CommentAnalysisOut(
         analysis_id=outcome.id,
         ok=outcome.ok,
@@ -123,5 +122,5 @@ def analyze_comment(body: CommentIn, request: Request, service: ServiceDep) -> C
         latency_ms=round(outcome.latency_ms, 3),
         trace_id=outcome.trace_id,
         stored=stored,
-        **parts,
+        **outcome.answer(),
     )
