@@ -89,7 +89,8 @@ def test_answers_report_ollamas_counts(engine: Engine) -> None:
     assert stats.prompt_eval_count > 5
     assert 0 < stats.eval_count <= 12
     assert stats.total_duration >= stats.load_duration + stats.prompt_eval_duration + stats.eval_duration - 1_000_000
-    assert stats.tokens_per_second > 5
+    # a rate derived from the counts, never a speed threshold: CI machines are shared and slow at times
+    assert stats.tokens_per_second == pytest.approx(stats.eval_count / (stats.eval_duration / 1e9))
 
 
 def test_options_take_ollamas_defaults_and_names() -> None:

@@ -206,11 +206,12 @@ def test_a_client_that_goes_away_mid_stream_frees_the_model(llm: RunningLlm, cli
         for index, _ in enumerate(response.iter_lines()):
             if index == 3:
                 break  # closes the connection with about 1,500 tokens (15 s) still to write
-    started = time.perf_counter()
     answer = client.generate(model=MODEL, prompt="Hi", options={"num_predict": 8})
     assert answer.done is True
-    assert time.perf_counter() - started < 10
-    assert answer.load_duration < 2e9  # it hardly waited for the model: the abandoned generation had stopped
+    # It hardly waited for the model: the abandoned generation had stopped. Measured against this run's own
+    # speed, not a wall-clock limit, because a loaded CI machine generates several times slower.
+    seconds_per_token = answer.eval_duration / 1e9 / answer.eval_count
+    assert answer.load_duration / 1e9 < 0.25 * 1000 * seconds_per_token
     deadline = time.monotonic() + 5
     while "the client went away" not in llm.log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
