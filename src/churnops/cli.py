@@ -1058,14 +1058,14 @@ def _check_promotion(promote: bool, version: int | None) -> None:
 def comments_generate(
     data: Annotated[Path, typer.Option("--data", help="The Telco customers CSV the comments are about.")],
     output: Annotated[Path, typer.Option("--output", help="Comments CSV to write.")] = Path("comments.csv"),
-    seed: SeedOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generator: the same seed writes the same file.")] = 42,
     share: Annotated[float, typer.Option("--share", min=0.01, max=1.0, help="Share of customers who write a comment.")] = 1.0,
 ) -> None:
     """Write a seeded, realistic comments CSV tied to the customers (their contract, services and churn shape what they say)."""
     _check(lambda: _check_file(data, "Customers file", "--data data/telco_customer_churn.csv"))
     from churnops.comments.generator import write_comments
 
-    rows = _run(lambda: write_comments(data, output, seed=42 if seed is None else seed, share=share))
+    rows = _run(lambda: write_comments(data, output, seed=seed, share=share))
     out.print(f"wrote {rows} comments to {output}")
 
 

@@ -241,7 +241,7 @@ def comments_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, api_url: 
     st.cache_resource.clear()
     app = AppTest.from_file(str(UI_APP), default_timeout=180)
     app.run()
-    app.switch_page("pages/comments.py").run()
+    app.switch_page("views/comments.py").run()
     app.text_area(key="comment:text").input(COMMENTS[0][3])
     next(button for button in app.button if button.label == "Analyse").click().run()
     assert not app.exception and not app.error, [item.value for item in app.error]

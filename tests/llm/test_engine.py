@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from churnops.errors import ConfigError
-from churnops.llm.engine import Engine, RequestError, grammar_text, model_file, parse_options
+from churnops.llm.engine import CHATML_TEMPLATE, GEMMA_TEMPLATE, Engine, RequestError, _details, grammar_text, model_file, parse_options
 from churnops.settings import LlmSettings
 from tests.support.prerequisites import require_llm_extra
 
@@ -113,3 +113,24 @@ def test_formats() -> None:
         grammar_text("yaml")
     with pytest.raises(RequestError, match="JSON schema"):
         grammar_text({"type": "nonsense"})
+
+
+def test_a_model_file_without_a_chat_template_gets_its_familys_turn_format(tmp_path: Path) -> None:
+    require_llm_extra()
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # noqa: PLC0415 - the llm extra
+
+    file = tmp_path / "model.gguf"
+    file.write_bytes(b"")
+    assert _details(file, {"general.architecture": "gemma3"}, 270_000_000).template == GEMMA_TEMPLATE
+    assert _details(file, {"general.architecture": "llama"}, 135_000_000).template == CHATML_TEMPLATE
+    own = {"general.architecture": "gemma3", "tokenizer.chat_template": "{{ messages }}"}
+    assert _details(file, own, 270_000_000).template == "{{ messages }}"  # the file's own template comes first
+    messages = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": " Hi "}, {"role": "assistant", "content": "{}"}]
+    prompt = Jinja2ChatFormatter(GEMMA_TEMPLATE, eos_token="<eos>", bos_token="<bos>")(  # noqa: S106 - token names, not passwords
+        messages=[*messages, {"role": "user", "content": "Again"}]
+    ).prompt
+    # Gemma has no system role: its text opens the first user turn; the assistant's turns are the "model"'s
+    assert prompt == (
+        "<bos><start_of_turn>user\nAnswer in JSON.\n\nHi<end_of_turn>\n<start_of_turn>model\n{}<end_of_turn>\n"
+        "<start_of_turn>user\nAgain<end_of_turn>\n<start_of_turn>model\n"
+    )

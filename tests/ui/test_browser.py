@@ -119,5 +119,9 @@ def test_the_monitoring_page_draws_the_windows(page: Page, ui_url: str, tmp_path
     expect(points.nth(1)).to_be_attached(timeout=30_000)
     assert points.count() >= 2
     expect(page.get_by_text("Alerts in the latest window")).to_be_visible()
+    # opened by its URL, the page still has the app's navigation: the titles, not the scripts' file names
+    navigation = page.locator("[data-testid=stSidebarNav]")
+    expect(navigation).to_contain_text("Customer comments")
+    expect(navigation).not_to_contain_text("score file")
     page.wait_for_timeout(1000)  # every chart drawn
     page.screenshot(path=tmp_path / "monitoring.png", full_page=True)

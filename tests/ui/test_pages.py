@@ -28,7 +28,7 @@ TELCO_LINES = 201  # the header and 200 customers of the real file
 def open_page(page: str) -> AppTest:
     app = AppTest.from_file(str(UI_APP), default_timeout=60)
     app.run()
-    app.switch_page(f"pages/{page}.py").run()
+    app.switch_page(f"views/{page}.py").run()
     assert not app.exception, [item.message for item in app.exception]
     return app
 

@@ -39,11 +39,21 @@ INSTALL_HINT = "run `uv sync --extra llm` in a checkout (or pip install 'churnop
 GRAMMARS_KEPT = 64
 BILLION = 1_000_000_000
 
-# Used when a GGUF file carries no chat template of its own (most instruct models do).
+# Used when a GGUF file carries no chat template of its own (most instruct models do): the family's own
+# turn format where we know it (a Gemma model prompted in ChatML writes the turn markers out as text), else ChatML.
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+# Gemma's: no system role (the system text opens the first user turn), and the assistant is "model".
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set prefix = messages[0]['content'] + '\n\n' %}"
+    "{% set turns = messages[1:] %}{% else %}{% set prefix = '' %}{% set turns = messages %}{% endif %}"
+    "{% for message in turns %}{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + (prefix if loop.first else '') + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+FAMILY_TEMPLATES = {"gemma": GEMMA_TEMPLATE, "gemma2": GEMMA_TEMPLATE, "gemma3": GEMMA_TEMPLATE}
 
 # general.file_type in a GGUF file (llama.cpp's llama_ftype) as Ollama names quantization levels.
 QUANTIZATIONS = {
@@ -158,7 +168,7 @@ def _details(path: Path, metadata: Mapping[str, str], parameters: int) -> ModelD
         parameter_size=size_label,
         quantization_level=quantization,
         trained_context=trained if isinstance(trained, int) else None,
-        template=metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE,
+        template=metadata.get("tokenizer.chat_template") or FAMILY_TEMPLATES.get(family, CHATML_TEMPLATE),
         metadata={key: _metadata_value(value) for key, value in metadata.items() if key != "tokenizer.chat_template"},
     )
 
@@ -306,6 +316,7 @@ class Engine:
         special = {"eos_token": llama.token_eos(), "bos_token": llama.token_bos()}
         texts = {name: llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else "" for name, token in special.items()}
         self._formatter = Jinja2ChatFormatter(self.details.template, eos_token=texts["eos_token"], bos_token=texts["bos_token"])
+        self._bos_text = texts["bos_token"]
 
     @classmethod
     def load(cls, settings: LlmSettings) -> Engine:
@@ -429,7 +440,9 @@ class Engine:
         with self._lock:
             locked = time.perf_counter_ns()
             llama = self._llama
-            tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            # A chat template that writes the BOS itself (Gemma's, Llama 3's) must not get a second one from the tokenizer.
+            has_bos = bool(self._bos_text) and prompt.startswith(self._bos_text)
+            tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=not has_bos, special=True)
             room = self.context_tokens - len(tokens)
             if room < 1:
                 raise RequestError(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would also list that folder's files as pages of their own when a page is opened by its URL.
+PAGES = Path(__file__).parent / "views"
 ICON = Path(__file__).parent / "icon.png"  # a file, not a Material icon name: those favicons load from Google's servers
 
 st.set_page_config(page_title="churnops", page_icon=str(ICON), layout="wide")
