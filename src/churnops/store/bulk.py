@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from churnops.store.schema import PREDICTIONS, as_utc
@@ -30,6 +31,7 @@ from churnops.store.schema import PREDICTIONS, as_utc
 # The columns a prediction fills (exported_at stays NULL until the Elasticsearch export sets it).
 COLUMNS = ("id", "created_at", "model_name", "model_version", "features", "probability", "label", "threshold", "latency_ms", "endpoint", "request_id")
 _COPY_TABLE = "churnops_copy_predictions"
+MIN_COPY_ROWS = 50  # smaller batches of the API's writer keep the plain INSERT ... ON CONFLICT DO NOTHING
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if connection.dialect.name == "sqlite":
         to_time = PREDICTIONS.c.created_at.type.bind_processor(connection.dialect)
         _sqlite_insert(connection, (_tuple(row, dump, to_time) for row in rows))
+    elif len(rows) < MIN_COPY_ROWS:  # a temporary table per transaction is not worth it for a few rows
+        connection.execute(postgresql.insert(PREDICTIONS).on_conflict_do_nothing(), list(rows))
     else:
         _postgres_insert(connection, (_tuple(row, dump, None) for row in rows))
 
