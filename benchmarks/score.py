@@ -80,17 +80,21 @@ def main() -> None:
         baseline_in_process(model_uri, warm_up, folder / "warm.parquet")
         results["baseline_step"] = baseline_in_process(model_uri, customers, folder / "baseline.parquet")
         results["baseline_command"] = command([sys.executable, str(baseline_script), model_uri, str(customers), str(folder / "b.parquet")], env)
-        for backend, url in stores(folder, args.postgres_url):
-            store = settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})})
-            score_batch(store, str(warm_up))
-            started = time.perf_counter()
-            result = score_batch(store, str(customers))
-            results[f"{backend}_step"] = time.perf_counter() - started
-            check_stored(url, result.rows, args.rows)
-            results[f"{backend}_command"] = command(
-                [sys.executable, "-m", "churnops", "score", "--input", str(customers), "--json"],
-                {**env, **churnops_env(settings, url)},
-            )
+        backends = stores(folder, args.postgres_url)
+        try:
+            for backend, url in backends:
+                store = settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})})
+                score_batch(store, str(warm_up))
+                started = time.perf_counter()
+                result = score_batch(store, str(customers))
+                results[f"{backend}_step"] = time.perf_counter() - started
+                check_stored(url, result.rows, args.rows)
+                results[f"{backend}_command"] = command(
+                    [sys.executable, "-m", "churnops", "score", "--input", str(customers), "--json"],
+                    {**env, **churnops_env(settings, url)},
+                )
+        finally:
+            drop_scratch(args.postgres_url, [url for backend, url in backends if backend == "postgresql"])
         report(results, args.rows)
 
 
@@ -145,6 +149,19 @@ def stores(folder: Path, postgres_url: str) -> list[tuple[str, str]]:
     finally:
         admin.dispose()
     return found
+
+
+def drop_scratch(postgres_url: str, urls: list[str]) -> None:
+    """The scratch database goes when the benchmark ends, whatever happened."""
+    if not urls:
+        return
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for url in urls:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 def churnops_env(settings: Settings, url: str) -> dict[str, str]:
