@@ -28,7 +28,7 @@ from churnops.errors import ChurnopsError
 from churnops.model.served import ServedModel, load_served_model, served_version
 from churnops.progress import Progress, SilentProgress
 from churnops.settings import Settings
-from churnops.store import PredictionStore, Recorded, score_and_record
+from churnops.store import PredictionStore, Recorded, score_and_store_frame
 from churnops.tracking import connect, ensure_experiment
 
 ENDPOINT = "batch-scoring"
@@ -78,7 +78,6 @@ def score_batch(
     customers = load_customers(path, contract, source=input_file)
     output = output or settings.batch.output_dir / f"{path.stem}-scored-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
 
-    records: list[dict[str, Any]] = customers.features.to_dict("records")  # type: ignore[assignment]
     ensure_experiment(settings, settings.batch.experiment)
     with mlflow.start_run(run_name=f"batch-{path.stem}") as run:
         run_id = run.info.run_id
@@ -88,7 +87,7 @@ def score_batch(
         store = PredictionStore.from_settings(settings.store)
         store.start()
         try:
-            recorded = score_and_record(model, records, store, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows)
+            recorded = score_and_store_frame(model, customers.features, store, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows)
             progress.step("write Parquet")
             _write_parquet(_scored_table(contract, customers, model, recorded), output)
         finally:
@@ -97,7 +96,7 @@ def score_batch(
         result = BatchScoringResult(
             input=input_file,
             output=str(output),
-            rows=len(records),
+            rows=len(customers.features),
             predicted_churners=int(churn.sum()),
             churn_rate=float(churn.mean()),
             mean_probability=float(probabilities.mean()),

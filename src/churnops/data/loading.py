@@ -259,7 +259,9 @@ def _apply_encodings(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataF
     frame = frame.copy()
     for name, spec in contract.columns.items():
         if spec.encoding:
-            frame[name] = frame[name].map(spec.decode)
+            values = frame[name]
+            codes = values.dropna().unique()
+            frame[name] = values.map(dict(zip(codes, map(spec.decode, codes), strict=True)))  # decode each distinct code once
     return frame
 
 
@@ -269,7 +271,9 @@ def _schema(contract: DatasetContract, with_target: bool, with_id: bool) -> pa.D
         checks = []
         if spec.type == "categorical":
             checks.append(pa.Check.isin(spec.values or []))
-            dtype: type = str
+            dtype: type | None = (
+                None  # cells are text as read (or _as_text); the isin check admits strings only, pandera's str check is a Python call per cell
+            )
         else:
             dtype = float  # numbers are converted (and type errors reported) before the schema runs
             if spec.min is not None:

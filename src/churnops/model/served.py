@@ -35,6 +35,8 @@ class ModelUnavailable(ChurnopsError):
 class Scorer(Protocol):
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray: ...
 
+    def churn_probabilities_frame(self, frame: pd.DataFrame) -> np.ndarray: ...
+
 
 class OnnxScorer:
     def __init__(self, path: Path, contract: DatasetContract) -> None:
@@ -42,6 +44,9 @@ class OnnxScorer:
 
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray:
         return self.model.predict_records(records)
+
+    def churn_probabilities_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame)
 
 
 class PyfuncScorer:
@@ -52,8 +57,10 @@ class PyfuncScorer:
         self.contract = contract
 
     def churn_probabilities(self, records: list[dict[str, Any]]) -> np.ndarray:
-        frame = to_model_frame(pd.DataFrame.from_records(records), self.contract)
-        return churn_probabilities(self.model.predict(frame))
+        return self.churn_probabilities_frame(pd.DataFrame.from_records(records))
+
+    def churn_probabilities_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return churn_probabilities(self.model.predict(to_model_frame(frame, self.contract)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,10 @@ class ServedModel:
 
     def score(self, records: list[dict[str, Any]]) -> np.ndarray:
         return self.scorer.churn_probabilities(records)
+
+    def score_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Score a model frame (`data.loading.to_model_frame`) without building a record per row (batch scoring)."""
+        return self.scorer.churn_probabilities_frame(frame)
 
     def info(self) -> dict[str, Any]:
         """The registry facts, for /model."""

@@ -4,7 +4,7 @@ Below every user of it (serving, batch scoring, monitoring): it imports only `er
 """
 
 from churnops.store.engine import create_store_engine, migrate
-from churnops.store.recording import Recorded, score_and_record
+from churnops.store.recording import Recorded, score_and_record, score_and_store_frame
 from churnops.store.records import FeedbackRecord, PredictionRecord, RequestRecord, new_prediction_ids
 from churnops.store.schema import ALERTS, COMMENT_ANALYSES, FEEDBACK, METADATA, MONITORING_RUNS, PREDICTIONS, REQUESTS, VERSION_TABLE
 from churnops.store.writer import PredictionStore
@@ -27,4 +27,5 @@ __all__ = [
     "migrate",
     "new_prediction_ids",
     "score_and_record",
+    "score_and_store_frame",
 ]

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
+from churnops.store.bulk import PredictionColumns, features_json
 from churnops.store.records import PredictionRecord, new_prediction_ids
 from churnops.store.writer import PredictionStore
 
@@ -27,6 +29,8 @@ class ScoringModel(Protocol):
     def threshold(self) -> float: ...
 
     def score(self, records: list[dict[str, Any]]) -> np.ndarray: ...
+
+    def score_frame(self, frame: pd.DataFrame) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,49 @@ def score_and_record(
         if on_rows is not None:
             on_rows(start + len(chunk), total)
     return Recorded(ids, probabilities, probabilities >= model.threshold, created_at)
+
+
+def score_and_store_frame(
+    model: ScoringModel,
+    frame: pd.DataFrame,
+    store: PredictionStore,
+    endpoint: str,
+    request_id: str | None,
+    chunk_rows: int,
+    on_rows: Callable[[int, int], None] | None = None,
+) -> Recorded:
+    """Batch scoring's path: a validated model frame scored and stored chunk by chunk, as columns.
+
+    Stores what `score_and_record` stores for the same customers (features, probability, label, ...), but
+    through the store's bulk write (`PredictionStore.store_columns`): no Python object per prediction.
+    """
+    total = len(frame)
+    ids = new_prediction_ids(total)
+    features = features_json(frame)
+    probabilities = np.empty(total, dtype=np.float64)
+    created_at = datetime.now(UTC)
+    threshold = float(model.threshold)
+    for start in range(0, total, chunk_rows):
+        stop = min(start + chunk_rows, total)
+        started = time.perf_counter()
+        scores = np.asarray(model.score_frame(frame.iloc[start:stop]), dtype=np.float64)
+        latency_ms = (time.perf_counter() - started) * 1000
+        probabilities[start:stop] = scores
+        store.store_columns(
+            PredictionColumns(
+                ids=ids[start:stop],
+                features=features[start:stop],
+                probabilities=scores,
+                labels=scores >= threshold,
+                latency_ms=latency_ms,
+                created_at=created_at,
+                model_name=model.name,
+                model_version=model.version,
+                threshold=threshold,
+                endpoint=endpoint,
+                request_id=request_id,
+            )
+        )
+        if on_rows is not None:
+            on_rows(stop, total)
+    return Recorded(ids, probabilities, probabilities >= threshold, created_at)

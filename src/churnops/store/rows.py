@@ -52,8 +52,14 @@ _COLUMN_VALUE: dict[str, Callable[[Any], Any]] = {
 _TABLE_OF: dict[type, str] = {PredictionRecord: "predictions", FeedbackRecord: "feedback", RequestRecord: "requests"}
 
 
+# (field, converter) per record type, looked up once rather than per record (fields() is slow on the writer's hot path).
+_CONVERTERS: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {
+    kind: [(item.name, _COLUMN_VALUE[str(item.type)]) for item in fields(kind)] for kind in _TABLE_OF
+}
+
+
 def _row(record: Record) -> dict[str, Any]:
-    return {item.name: _COLUMN_VALUE[str(item.type)](getattr(record, item.name)) for item in fields(record)}
+    return {name: convert(getattr(record, name)) for name, convert in _CONVERTERS[type(record)]}
 
 
 TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "requests": REQUESTS}

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from churnops.errors import ConfigError, StoreError
 from churnops.settings import StoreSettings
+from churnops.store import bulk
 from churnops.store.engine import create_store_engine, describe_error, is_outage, migrate
 from churnops.store.records import FeedbackRecord, PredictionRecord, Record, RequestRecord
 from churnops.store.rows import TABLES, Rows
@@ -321,8 +322,34 @@ class PredictionStore:
     def _insert(self, rows: Rows) -> None:
         with self._engine.begin() as connection:
             for table, table_rows in rows.tables.items():
-                if table_rows:
+                if table == "predictions":
+                    bulk.insert_rows(connection, table_rows)  # the bulk path: most of what the store writes
+                elif table_rows:
                     connection.execute(self._inserts[table], table_rows)
+
+    def store_columns(self, batch: bulk.PredictionColumns) -> None:
+        """Store a columnar batch now, in one bulk statement (batch scoring: the caller waits, no queue).
+
+        What the database refuses takes the ordinary path (row by row, refused rows set aside); during an
+        outage the batch is spooled and replayed like any other.
+        """
+        if not len(batch):
+            return
+        if self._healthy:
+            try:
+                with self._engine.begin() as connection:
+                    bulk.insert_columns(connection, batch)
+                return
+            except SQLAlchemyError as exc:
+                if is_outage(exc):
+                    self._enter_outage(exc)
+                else:
+                    try:
+                        self._insert_one_by_one(Rows.single("predictions", batch.rows()), exc)
+                        return
+                    except SQLAlchemyError as outage:  # the database went away meanwhile
+                        self._enter_outage(outage)
+        self._spool_rows(Rows.single("predictions", batch.rows()))
 
     def _insert_one_by_one(self, rows: Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""

@@ -1,0 +1,213 @@
+"""Batch scoring benchmark: `churnops score` beside the plain script a user would write, on the same rows, in one run.
+
+Trains one version on the Telco CSV (or synthetic data when the file is absent) into a temporary
+registry and builds a file of `--rows` customers by sampling the real rows with fresh customer ids.
+The baseline is what a notebook does: pandas `read_csv` -> `mlflow.pyfunc.load_model(...).predict`
+-> `to_parquet`. churnops also validates every row against the contract, stores every prediction
+in the prediction store (SQLite, then PostgreSQL) and logs the batch as an MLflow run.
+
+Two figures each:
+* in process (imports done, a small warm-up run first): the step `score_batch` vs the baseline's
+  read -> load -> predict -> write, rows/s and the ratio;
+* whole command: `python -m churnops score` vs `python baseline.py`, wall time from process start.
+
+Targets: >= 100k rows/s inside the step; whole-command ratio >= 1.0 against the baseline.
+
+    uv run python benchmarks/score.py [--rows 100000] [--data PATH] [--postgres-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from churnops.batch_scoring import score_batch
+from churnops.data.synthetic import generate
+from churnops.settings import Settings
+from churnops.training.pipeline import run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "telco_customer_churn.csv"
+DEFAULT_POSTGRES = os.environ.get("CHURNOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TARGET_ROWS_PER_SECOND = 100_000  # inside the step
+TARGET_RATIO = 1.0  # whole command, churnops rows/s over the baseline's
+
+# The plain script (one file, as a user would write it); argv: model URI, input CSV, output Parquet.
+BASELINE = """
+import sys, time
+started = time.perf_counter()
+import mlflow.pyfunc, pandas as pd
+frame = pd.read_csv(sys.argv[2])
+model = mlflow.pyfunc.load_model(sys.argv[1])
+scored = model.predict(frame.drop(columns=["customerID", "Churn"], errors="ignore"))
+pd.concat([frame, pd.DataFrame(scored)], axis=1).to_parquet(sys.argv[3], index=False)
+print(time.perf_counter() - started)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="customers in the scored file")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="training CSV, also sampled for the scored file (synthetic when missing)")
+    parser.add_argument("--trials", type=int, default=2, help="search trials for the benchmarked model")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server for the PostgreSQL store (a scratch database is made)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="churnops-score-bench-") as folder_name:
+        folder = Path(folder_name)
+        data = args.data if Path(args.data).is_file() else None
+        settings = train_model(folder, data, args.trials)
+        customers = write_customers(folder / "customers.csv", data, args.rows)
+        warm_up = write_customers(folder / "warm-up.csv", data, 1000)
+        model_uri = "models:/churn-classifier@champion"
+        baseline_script = folder / "baseline.py"
+        baseline_script.write_text(BASELINE, encoding="utf-8")
+        print(f"{args.rows} customers from {data or 'synthetic data'}; model {model_uri}\n", flush=True)
+
+        results: dict[str, float] = {}
+        env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri}
+        os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+        baseline_in_process(model_uri, warm_up, folder / "warm.parquet")
+        results["baseline_step"] = baseline_in_process(model_uri, customers, folder / "baseline.parquet")
+        results["baseline_command"] = command([sys.executable, str(baseline_script), model_uri, str(customers), str(folder / "b.parquet")], env)
+        backends = stores(folder, args.postgres_url)
+        try:
+            for backend, url in backends:
+                store = settings.model_copy(update={"store": settings.store.model_copy(update={"url": url})})
+                score_batch(store, str(warm_up))
+                started = time.perf_counter()
+                result = score_batch(store, str(customers))
+                results[f"{backend}_step"] = time.perf_counter() - started
+                check_stored(url, result.rows, args.rows)
+                results[f"{backend}_command"] = command(
+                    [sys.executable, "-m", "churnops", "score", "--input", str(customers), "--json"],
+                    {**env, **churnops_env(settings, url)},
+                )
+        finally:
+            drop_scratch(args.postgres_url, [url for backend, url in backends if backend == "postgresql"])
+        report(results, args.rows)
+
+
+def train_model(folder: Path, data: str | None, trials: int) -> Settings:
+    settings = Settings(
+        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        artifact_location=str(folder / "mlartifacts"),
+        dataset="telco",
+        data=data,
+        search_trials=trials,
+        gate_min_roc_auc=0.0,
+        store_url=f"sqlite:///{folder / 'predictions.db'}",
+        spool_dir=folder / "spool",
+        batch_output_dir=folder / "scored",
+    )
+    print(f"training on {data or 'synthetic data'} ({trials} trials) ...", flush=True)
+    result = run_pipeline(settings)
+    print(f"version {result.version}: {result.family}, test ROC AUC {result.test_metrics['roc_auc']:.4f}", flush=True)
+    return settings
+
+
+def write_customers(path: Path, data: str | None, rows: int) -> Path:
+    """`rows` customers sampled from the real file (raw encodings, blanks kept), each with a fresh id."""
+    source = pd.read_csv(data, dtype=str, keep_default_na=False) if data else generate(7043, seed=3).astype(str)
+    sample = source.sample(rows, replace=True, random_state=7).reset_index(drop=True)
+    sample["customerID"] = [f"BENCH-{index:08d}" for index in range(rows)]
+    sample.to_csv(path, index=False)
+    return path
+
+
+def baseline_in_process(model_uri: str, customers: Path, output: Path) -> float:
+    import mlflow.pyfunc  # noqa: PLC0415 - imported before the clock starts by the warm-up call
+
+    started = time.perf_counter()
+    frame = pd.read_csv(customers)
+    model = mlflow.pyfunc.load_model(model_uri)
+    scored = model.predict(frame.drop(columns=["customerID", "Churn"], errors="ignore"))
+    pd.concat([frame, pd.DataFrame(scored)], axis=1).to_parquet(output, index=False)
+    return time.perf_counter() - started
+
+
+def stores(folder: Path, postgres_url: str) -> list[tuple[str, str]]:
+    found = [("sqlite", f"sqlite:///{folder / 'predictions.db'}")]
+    name = f"churnops_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        found.append(("postgresql", postgres_url.rsplit("/", 1)[0] + "/" + name))
+    except sa.exc.OperationalError as exc:
+        print(f"PostgreSQL at {postgres_url} not reachable ({exc.orig}); SQLite only", flush=True)
+    finally:
+        admin.dispose()
+    return found
+
+
+def drop_scratch(postgres_url: str, urls: list[str]) -> None:
+    """The scratch database goes when the benchmark ends, whatever happened."""
+    if not urls:
+        return
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for url in urls:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def churnops_env(settings: Settings, url: str) -> dict[str, str]:
+    return {
+        "CHURNOPS_TRACKING_URI": settings.tracking_uri,
+        "CHURNOPS_DATASET": "telco",
+        "CHURNOPS_STORE_URL": url,
+        "CHURNOPS_SPOOL_DIR": str(settings.store.spool_dir),
+        "CHURNOPS_BATCH_OUTPUT_DIR": str(settings.batch.output_dir),
+        "CHURNOPS_LOG_LEVEL": "WARNING",
+    }
+
+
+def command(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True)  # noqa: S603 - our own interpreter and scripts
+    return time.perf_counter() - started
+
+
+def check_stored(url: str, rows: int, expected: int) -> None:
+    """Every prediction of the measured run is in the store (the warm-up's 1000 come first)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            count = connection.execute(sa.text("SELECT COUNT(DISTINCT id) FROM predictions")).scalar_one()
+    finally:
+        engine.dispose()
+    if rows != expected or count != expected + 1000:
+        sys.exit(f"{url}: {count} predictions stored, expected {expected + 1000} (warm-up included)")
+
+
+def report(results: dict[str, float], rows: int) -> None:
+    rate: Callable[[str], float] = lambda key: rows / results[key]  # noqa: E731
+    print(f"{'':44}{'churnops':>12}{'baseline':>12}{'ratio':>8}")
+    backends = [key.removesuffix("_step") for key in results if key.endswith("_step") and not key.startswith("baseline")]
+    for backend in backends:
+        for kind, label in (("step", "in process (read -> stored), rows/s"), ("command", "whole command, rows/s")):
+            ours, theirs = rate(f"{backend}_{kind}"), rate(f"baseline_{kind}")
+            print(f"{f'{backend}: {label}':<44}{ours:>12.0f}{theirs:>12.0f}{ours / theirs:>7.2f}x")
+    for backend in backends:
+        step, ratio = rate(f"{backend}_step"), rate(f"{backend}_command") / rate("baseline_command")
+        met = "met" if step >= TARGET_ROWS_PER_SECOND else "NOT met"
+        print(f"{backend}: target >= {TARGET_ROWS_PER_SECOND} rows/s inside the step: {step:.0f} -> {met}")
+        met = "met" if ratio >= TARGET_RATIO else "NOT met"
+        print(f"{backend}: target whole-command ratio >= {TARGET_RATIO:g}: {ratio:.2f} -> {met}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Bulk writes of predictions: columns in, one statement per batch out.
+
+SQLAlchemy's per-row parameter processing (JSON serialising, type conversion, dict binding) cost
+about 90 µs a prediction; here a batch of predictions goes to the database as plain tuples:
+SQLite `INSERT OR IGNORE` through `executemany` in one transaction, PostgreSQL `COPY` into a
+temporary table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (COPY itself cannot skip a
+key that is already stored, and replays rely on that). Batch scoring builds the batch as columns
+(`PredictionColumns`, `features_json`): no Python object per prediction on its hot path.
+
+Stored values are those the ordinary path (`rows.py` + SQLAlchemy) stores: the same JSON text
+for the features, the same UTC times, floats and booleans.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from churnops.store.schema import PREDICTIONS, as_utc
+
+# The columns a prediction fills (exported_at stays NULL until the Elasticsearch export sets it).
+COLUMNS = ("id", "created_at", "model_name", "model_version", "features", "probability", "label", "threshold", "latency_ms", "endpoint", "request_id")
+_COPY_TABLE = "churnops_copy_predictions"
+MIN_COPY_ROWS = 50  # smaller batches of the API's writer keep the plain INSERT ... ON CONFLICT DO NOTHING
+
+
+@dataclass(frozen=True)
+class PredictionColumns:
+    """A batch of predictions from one model call site, as columns (what batch scoring stores)."""
+
+    ids: Sequence[str]
+    features: Sequence[str]  # one JSON document per prediction (`features_json`)
+    probabilities: np.ndarray
+    labels: np.ndarray  # bool
+    latency_ms: float
+    created_at: datetime
+    model_name: str
+    model_version: str
+    threshold: float
+    endpoint: str
+    request_id: str | None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def values(self, created_at: Any) -> Iterator[tuple[Any, ...]]:
+        """One tuple per prediction in `COLUMNS` order; `created_at` as the driver wants it."""
+        constant = (self.model_name, self.model_version)
+        tail = (self.threshold, self.latency_ms, self.endpoint, self.request_id)
+        for key, features, probability, label in zip(self.ids, self.features, self.probabilities.tolist(), self.labels.tolist(), strict=True):
+            yield (key, created_at, *constant, features, probability, label, *tail)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """As `rows.Rows` holds them: for the spool and the one-by-one path when the bulk write is refused."""
+        created_at = as_utc(self.created_at)
+        return [dict(zip(COLUMNS, (*row[:4], json.loads(row[4]), *row[5:]), strict=True)) for row in self.values(created_at)]
+
+
+def features_json(frame: pd.DataFrame) -> list[str]:
+    """Each row of a model frame as the JSON text the store keeps (what `_dump_json(_json_safe(row))` gives), column by column.
+
+    Categories are encoded once per distinct value; numbers with Python's float/int repr (JSON's); missing and
+    non-finite values become null (JSON has no NaN). Keys keep the frame's column order.
+    """
+    if frame.empty:
+        return []
+    encoded = [_encode_column(frame[column]) for column in frame.columns]
+    template = "{" + ",".join(f"{json.dumps(str(column)).replace('%', '%%')}:%s" for column in frame.columns) + "}"
+    return [template % values for values in zip(*encoded, strict=True)]
+
+
+def _encode_column(values: pd.Series) -> list[str]:
+    if pd.api.types.is_bool_dtype(values):
+        return ["true" if value else "false" for value in values.tolist()]
+    if pd.api.types.is_integer_dtype(values):
+        return [str(value) for value in values.tolist()]
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64)
+        text = np.array([repr(value) for value in numbers.tolist()], dtype=object)
+        text[~np.isfinite(numbers)] = "null"
+        return text.tolist()  # type: ignore[no-any-return]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([_encode_cell(value) for value in uniques] + ["null"], dtype=object)
+    return table[codes].tolist()  # type: ignore[no-any-return]  # code -1 (missing) picks the trailing "null"
+
+
+def _encode_cell(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def insert_columns(connection: Connection, batch: PredictionColumns) -> None:
+    """Store a columnar batch in the current transaction; keys already stored are skipped."""
+    if not len(batch):
+        return
+    created_at = as_utc(batch.created_at)
+    if connection.dialect.name == "sqlite":
+        _sqlite_insert(connection, batch.values(_sqlite_time(connection, created_at)))
+        return
+    # COPY text, one template per batch: the fields shared by every prediction are encoded once.
+    shared = [_copy_field(value).replace("%", "%%") for value in (created_at, batch.model_name, batch.model_version)]
+    tail = [_copy_field(value).replace("%", "%%") for value in (batch.threshold, batch.latency_ms, batch.endpoint, batch.request_id)]
+    template = "\t".join(["%s", *shared, "%s", "%s", "%s", *tail]) + "\n"
+    lines = (
+        template % (key, _copy_text(features), repr(probability), "t" if label else "f")
+        for key, features, probability, label in zip(batch.ids, batch.features, batch.probabilities.tolist(), batch.labels.tolist(), strict=True)
+    )
+    _postgres_copy(connection, "".join(lines))
+
+
+def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store prediction rows (as `rows.Rows` holds them) in the current transaction; keys already stored are skipped."""
+    if not rows:
+        return
+    dump = connection.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]  # the engine's (engine.py)
+    if connection.dialect.name == "sqlite":
+        to_time = PREDICTIONS.c.created_at.type.bind_processor(connection.dialect)
+        _sqlite_insert(connection, (_tuple(row, dump, to_time) for row in rows))
+    elif len(rows) < MIN_COPY_ROWS:  # a temporary table per transaction is not worth it for a few rows
+        connection.execute(postgresql.insert(PREDICTIONS).on_conflict_do_nothing(), list(rows))
+    else:
+        _postgres_insert(connection, (_tuple(row, dump, None) for row in rows))
+
+
+def _tuple(row: dict[str, Any], dump: Any, to_time: Any) -> tuple[Any, ...]:
+    created_at = as_utc(row["created_at"])
+    return (
+        row["id"],
+        to_time(created_at) if to_time else created_at,
+        row["model_name"],
+        row["model_version"],
+        dump(row["features"]),
+        row["probability"],
+        row["label"],
+        row["threshold"],
+        row["latency_ms"],
+        row["endpoint"],
+        row["request_id"],
+    )
+
+
+def _sqlite_time(connection: Connection, value: datetime) -> Any:
+    """The text SQLAlchemy's DateTime stores on SQLite, so ordering and reading back match the ordinary path."""
+    processor = PREDICTIONS.c.created_at.type.bind_processor(connection.dialect)
+    return processor(value) if processor else value
+
+
+def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
+    marks = ", ".join("?" for _ in COLUMNS)
+    statement = f"INSERT OR IGNORE INTO {PREDICTIONS.name} ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608 - fixed names
+    connection.exec_driver_sql(statement, list(values))
+
+
+def _postgres_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
+    _postgres_copy(connection, "".join(_copy_line(row) for row in values))
+
+
+def _postgres_copy(connection: Connection, text: str) -> None:
+    """COPY into a transaction-scoped temporary table, then insert what is not stored yet."""
+    names = ", ".join(COLUMNS)
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_COPY_TABLE} (LIKE {PREDICTIONS.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+    copy = f"COPY {_COPY_TABLE} ({names}) FROM STDIN"
+    data = text.encode("utf-8")
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.cursor()
+    try:
+        if hasattr(cursor, "copy"):  # psycopg 3
+            with cursor.copy(copy) as pipe:
+                pipe.write(data)
+        else:  # psycopg2 (the API image's driver)
+            import io  # noqa: PLC0415 - only psycopg2 needs a file object
+
+            cursor.copy_expert(copy, io.BytesIO(data))
+    except dbapi.Error as exc:  # a raw cursor: wrap like SQLAlchemy would, so outages and refusals are told apart
+        raise sa.exc.DBAPIError.instance(copy, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
+    connection.exec_driver_sql(
+        f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608 - fixed names
+    )
+    connection.exec_driver_sql(f"DROP TABLE {_COPY_TABLE}")  # a second batch in the same transaction creates it again
+
+
+def _copy_line(row: tuple[Any, ...]) -> str:
+    return "\t".join(map(_copy_field, row)) + "\n"
+
+
+def _copy_field(value: Any) -> str:
+    """COPY's text format: \\N for NULL, backslash escapes for the characters it gives meaning to."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return repr(value)  # 'nan' and 'inf' are accepted by float8 too
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return _copy_text(str(value))
+
+
+def _copy_text(text: str) -> str:
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
