@@ -23,7 +23,7 @@ from tests.support.servers import mlflow_server
 from tests.support.settings import fast_settings
 
 pytestmark = pytest.mark.integration
-TRIALS = 8
+TRIALS = 6
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Searched:
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searched]:
-    """One training run whose search ran in 2 local worker processes (fast families, 8 trials, small synthetic data)."""
+    """One training run whose search ran in 2 local worker processes (fast families, 6 trials, 2 folds, small synthetic data)."""
     require(postgres_available(), "PostgreSQL not reachable at 127.0.0.1:5432")
     folder = tmp_path_factory.mktemp("distributed-search")
     with scratch_database() as tracking_db, scratch_database() as study_db, mlflow_server(tracking_db, folder / "served-artifacts") as url:
@@ -45,6 +45,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searched]:
             search_storage=study_db,
             search_workers=2,
             search_trials=TRIALS,
+            cv_folds=2,
             families=["logistic_regression", "lightgbm"],
         )
         trained = train(settings, hold_out(settings, prepare(settings)), SilentProgress())
