@@ -7,7 +7,7 @@ and the search's curve: best CV ROC AUC so far against trials completed and wall
 
     uv run python benchmarks/train.py [--data PATH] [--trials N]
     # a bigger budget over 2 worker processes sharing a study in PostgreSQL:
-    uv run python benchmarks/train.py --trials 200 --workers 2
+    uv run python benchmarks/train.py --trials 200 --workers 2 [--families logistic_regression,lightgbm] [--timeout 1500]
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None, help="search budget (default: the settings default)")
     parser.add_argument("--workers", type=int, default=1, help="local search worker processes (more than 1 needs --storage)")
     parser.add_argument("--storage", default=None, help="Optuna study storage URL (default with --workers: a scratch PostgreSQL database)")
+    parser.add_argument("--families", default=None, help="comma-separated model families (default: the settings default)")
+    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds of search")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -69,6 +71,10 @@ def main() -> None:
         overrides: dict[str, object] = {"data": args.data, "dataset": "telco", "search_workers": args.workers}
         if args.trials:
             overrides["search_trials"] = args.trials
+        if args.families:
+            overrides["families"] = args.families.split(",")
+        if args.timeout:
+            overrides["search_timeout_seconds"] = args.timeout
         if args.workers > 1:
             # Workers in other processes: a real MLflow server (PostgreSQL behind it) and a study database they share.
             tracking_db = stack.enter_context(scratch_database())
