@@ -16,7 +16,7 @@ from churnops.progress import SilentProgress
 from churnops.settings import Settings
 from churnops.training import search_worker
 from churnops.training.pipeline import Trained, hold_out, prepare, train
-from churnops.training.search import STUDY_TAG
+from churnops.training.search import STUDY_TAG, search
 from tests.support.databases import postgres_available, scratch_database
 from tests.support.prerequisites import require
 from tests.support.servers import mlflow_server
@@ -87,6 +87,7 @@ def test_a_worker_for_an_unknown_study_is_a_clear_error(searched: Searched) -> N
 
 
 def test_several_workers_without_a_shared_storage_are_refused(tmp_path: Path) -> None:
-    settings = fast_settings(tmp_path, search_workers=2)
-    with pytest.raises(ConfigError, match="CHURNOPS_SEARCH_STORAGE"):
-        train(settings, prepare(settings), SilentProgress())
+    settings = fast_settings(tmp_path, search_workers=2, synthetic_rows=200)
+    prepared = prepare(settings)
+    with pytest.raises(ConfigError, match="search_workers=2 needs a shared study: set CHURNOPS_SEARCH_STORAGE"):
+        search(settings, prepared.contract, prepared.contract_file, prepared.split.train)
