@@ -67,7 +67,8 @@ class _FloorThresholds:
     def add_node(self, op_type: str, *args: Any, **attrs: Any) -> Any:
         if op_type.startswith("TreeEnsemble") and "nodes_values" in attrs:
             attrs["nodes_values"] = [
-                _floor_float32(value) if mode == "BRANCH_LEQ" else value for value, mode in zip(attrs["nodes_values"], attrs["nodes_modes"], strict=True)
+                _floor_float32(value) if mode == "BRANCH_LEQ" else value
+                for value, mode in zip(attrs["nodes_values"], attrs["nodes_modes"], strict=True)
             ]
         return self._container.add_node(op_type, *args, **attrs)
 
