@@ -79,7 +79,9 @@ def load_study(storage: BaseStorage, name: str, worker: int) -> optuna.Study:
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler(0))
     except KeyError:
-        raise ConfigError(f"No search study '{name}' in the storage: the pipeline prints its study's name (tag churnops.search_study).") from None
+        raise ConfigError(
+            f"No search study '{name}' in the storage: the training run's tag churnops.search_study names its study (churnops-<run id>)."
+        ) from None
     # Each worker its own seed: workers seeing the same history must not propose the same trial.
     study.sampler = sampler(StudySpec.of(study).seed + worker)
     return study
