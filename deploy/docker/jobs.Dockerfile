@@ -31,6 +31,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
  && python3 -m compileall -q /opt/churnops/lib/python3.11/site-packages/churnops
 
 FROM ${BASE_IMAGE}
+# LightGBM (a model family of the search) links the system's OpenMP runtime, which slim Debian images lack.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 && rm -rf /var/lib/apt/lists/*
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
 COPY --from=build /opt/churnops /opt/churnops
 # The compose stack's MLflow artifact store (deploy/compose.yaml): an empty named volume mounted here takes

@@ -41,6 +41,10 @@ DatasetOption = Annotated[
     ),
 ]
 TrialsOption = Annotated[int | None, typer.Option("--trials", help="Optuna trials across all model families.")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Local search worker processes sharing the study in CHURNOPS_SEARCH_STORAGE (PostgreSQL)."),
+]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for split, search and models.")]
 TrackingOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")]
 ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name.")]
@@ -246,10 +250,11 @@ def _with_progress(enabled: bool, action: Callable[[Any], T]) -> T:
 
 
 @app.command()
-def pipeline(
+def pipeline(  # noqa: PLR0913, PLR0917 - typer: one parameter per command-line option
     data: DataOption = None,
     dataset: DatasetOption = None,
     trials: TrialsOption = None,
+    workers: WorkersOption = None,
     seed: SeedOption = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
@@ -287,7 +292,11 @@ def pipeline(
 
     _run(reported(check_options))
     settings = _run(
-        reported(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri, model_name=model_name))
+        reported(
+            lambda: _settings(
+                data=data, dataset=dataset, search_trials=trials, search_workers=workers, seed=seed, tracking_uri=tracking_uri, model_name=model_name
+            )
+        )
     )
     _run(reported(lambda: _check_chosen(settings, settings.data)))
     from churnops.training.pipeline import prepare, run_pipeline, start_tracking
@@ -344,10 +353,11 @@ def _print_summary(result: Any, settings: Any) -> None:
 
 
 @app.command()
-def train(
+def train(  # noqa: PLR0913, PLR0917 - typer: one parameter per command-line option
     data: DataOption = None,
     dataset: DatasetOption = None,
     trials: TrialsOption = None,
+    workers: WorkersOption = None,
     seed: SeedOption = None,
     tracking_uri: TrackingOption = None,
     validated: Annotated[
@@ -358,7 +368,7 @@ def train(
 ) -> None:
     """Validate and train only: logs a training run with the model; prints its run id."""
     _check(lambda: _check_source(data), lambda: _check_contract(dataset))
-    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, seed=seed, tracking_uri=tracking_uri))
+    settings = _run(lambda: _settings(data=data, dataset=dataset, search_trials=trials, search_workers=workers, seed=seed, tracking_uri=tracking_uri))
     _check(lambda: _check_chosen(settings, settings.data))
     expected = _run(lambda: _from_report(validated, "fingerprint", "validate")) if validated else None
     from churnops.training.pipeline import hold_out, prepare
@@ -385,6 +395,23 @@ def train(
     }
     _write_report(report, summary)
     print(json.dumps(summary) if as_json else f"training run {trained.run_id}: {trained.family}, CV ROC AUC {trained.cv_roc_auc_mean:.4f}")
+
+
+@app.command("search-worker")
+def search_worker(
+    study: Annotated[str, typer.Option("--study", help="The study to join: the pipeline's run logs it as tag churnops.search_study.")],
+    storage: Annotated[
+        str | None, typer.Option("--storage", help="The study's storage URL (default CHURNOPS_SEARCH_STORAGE), e.g. postgresql://host/db.")
+    ] = None,
+    tracking_uri: TrackingOption = None,
+    number: Annotated[int | None, typer.Option("--number", min=0, help="This worker's number: its sampler seed offset (default: the pid).")] = None,
+) -> None:
+    """Join a running hyper-parameter search: take trials from the shared study until its queue is empty."""
+    settings = _run(lambda: _settings(search_storage=storage, tracking_uri=tracking_uri))
+    from churnops.training.search_worker import join
+
+    ran = _run(lambda: join(settings, study, number if number is not None else os.getpid()))
+    err.print(f"search worker on study {study}: ran {ran} trials", highlight=False)
 
 
 @app.command()

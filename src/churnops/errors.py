@@ -27,3 +27,7 @@ class TrackingServerError(ChurnopsError):
 
 class StoreError(ChurnopsError):
     """The prediction store database cannot be read or reached right now."""
+
+
+class SearchError(ChurnopsError):
+    """The hyper-parameter search could not finish: a worker failed, or a trial was left unfinished."""

@@ -34,7 +34,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Pydanti
 
 from churnops.errors import ConfigError
 
-Family = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+Family = Literal["logistic_regression", "random_forest", "gradient_boosting", "lightgbm"]
 # Evidently drift methods whose direction monitoring knows (see monitoring/drift.py).
 NumericMethod = Literal["wasserstein", "ks", "psi", "jensenshannon", "hellinger", "kl_div"]
 CategoricalMethod = Literal["jensenshannon", "chisquare", "psi", "hellinger", "kl_div"]
@@ -62,11 +62,20 @@ class SettingsGroup(BaseModel):
 class SearchSettings(SettingsGroup):
     """The hyper-parameter search (training/search.py)."""
 
-    families: list[Family] = Field(["logistic_regression", "random_forest", "gradient_boosting"], alias="families")
+    families: list[Family] = Field(["logistic_regression", "random_forest", "gradient_boosting", "lightgbm"], alias="families")
     trials: int = Field(24, ge=1, alias="search_trials", description="Optuna trials across all families.")
     timeout_seconds: float | None = Field(None, gt=0, alias="search_timeout_seconds")
     cv_folds: int = Field(5, ge=2, alias="cv_folds")
     n_jobs: int = Field(2, alias="n_jobs", description="Parallel CV folds.")
+    storage: Annotated[str | None, BlankIsUnset] = Field(
+        None,
+        alias="search_storage",
+        description="SQLAlchemy URL of the Optuna storage (PostgreSQL) that search workers share, e.g. "
+        "postgresql://postgres@127.0.0.1:5432/test; unset: the search runs in this process, in memory.",
+    )
+    workers: int = Field(
+        1, ge=1, alias="search_workers", description="Local search worker processes the pipeline starts (more than 1 needs search_storage)."
+    )
 
 
 class GateSettings(SettingsGroup):

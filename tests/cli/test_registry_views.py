@@ -75,7 +75,7 @@ def test_versions_show_aliases_metrics_source_gate_and_promotion(registry: Regis
     newest = rows[max(rows, key=int)]
     assert "champion" in newest["aliases"] and "challenger" in newest["aliases"]
     assert 0.5 < newest["test_roc_auc"] <= 1 and 0 < newest["test_pr_auc"] <= 1
-    assert newest["family"] in ("logistic_regression", "random_forest", "gradient_boosting")
+    assert newest["family"] in ("logistic_regression", "random_forest", "gradient_boosting", "lightgbm")
     assert newest["data_source"] == "synthetic:rows=1500,seed=42"  # from the training run's parameter (no data_source tag yet)
     assert newest["gate_decision"] == "promote" and "minimum" in newest["gate_reasons"]
     assert newest["promotion"] == "gate" and newest["promoted_at"]

@@ -25,9 +25,10 @@ PARAMS: dict[str, dict[str, Any]] = {
     "logistic_regression": families.DEFAULT_PARAMS["logistic_regression"],
     "random_forest": SMALL_FOREST,
     "gradient_boosting": families.DEFAULT_PARAMS["gradient_boosting"],
+    "lightgbm": families.DEFAULT_PARAMS["lightgbm"],
 }
 ALL_FAMILIES = list(PARAMS)
-MAIN_FAMILIES = ["logistic_regression", "gradient_boosting"]
+MAIN_FAMILIES = ["logistic_regression", "gradient_boosting", "lightgbm"]
 
 
 @pytest.fixture(scope="session")
@@ -116,10 +117,11 @@ def test_onnx_fast_path_matches_sklearn(
     np.testing.assert_allclose(fast.predict_proba(frame), churn_probability(pipeline, frame), rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["gradient_boosting", "lightgbm"])
 def test_onnx_fast_path_handles_missing_and_unseen_values(
-    tmp_path: Path, contract: DatasetContract, trained: dict[str, Pipeline], telco_split: Split
+    tmp_path: Path, contract: DatasetContract, trained: dict[str, Pipeline], telco_split: Split, family: str
 ) -> None:
-    pipeline = trained["gradient_boosting"]
+    pipeline = trained[family]
     fast = OnnxChurnModel(export_onnx(pipeline, contract, tmp_path / "model.onnx"), contract)
     frame = telco_split.test.features.head(20).assign(TotalCharges=np.nan, tenure=0, PaymentMethod="Crypto")
     np.testing.assert_allclose(fast.predict_proba(frame), churn_probability(pipeline, frame), rtol=0, atol=1e-5)

@@ -20,6 +20,7 @@ PARAMS: dict[str, dict[str, Any]] = {  # small ensembles: the conversion, not th
     "logistic_regression": families.DEFAULT_PARAMS["logistic_regression"],
     "random_forest": {**families.DEFAULT_PARAMS["random_forest"], "n_estimators": 30},
     "gradient_boosting": {**families.DEFAULT_PARAMS["gradient_boosting"], "n_estimators": 40},
+    "lightgbm": {**families.DEFAULT_PARAMS["lightgbm"], "n_estimators": 60},
 }
 
 

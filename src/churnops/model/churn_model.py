@@ -106,6 +106,10 @@ ALLOWED_PIPELINE_TYPES = frozenset(
         "churnops.features.Float32Cast",
         "numpy.dtype",
         "sklearn.tree._tree.Tree",
+        # LightGBM: skops stores the booster as its text model, the classifier's state as plain values.
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
     }
 )
 

@@ -1,6 +1,7 @@
-"""skl2onnx converters for the engineered-feature transformers of `churnops.features`.
+"""skl2onnx converters for the engineered-feature transformers of `churnops.features`, and LightGBM's.
 
-They let the ONNX fast path compute exactly the same features as the sklearn pipeline. This
+They let the ONNX fast path compute exactly the same features as the sklearn pipeline; onnxmltools'
+LightGBM converter, registered with skl2onnx, lets a pipeline ending in an LGBMClassifier convert whole. This
 module imports skl2onnx (about a second and 30 MB), so only the ONNX export imports it: the API,
 which scores with onnxruntime, never does.
 """
@@ -13,6 +14,7 @@ import numpy as np
 from onnx import TensorProto
 from skl2onnx import get_model_alias, update_registered_converter
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 from skl2onnx.operator_converters.common import concatenate_variables
 from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
 from skl2onnx.shape_calculators.imputer import calculate_sklearn_imputer_output_shapes
@@ -25,11 +27,55 @@ def register() -> None:
     """Teach skl2onnx how to convert the engineered-feature transformers (idempotent)."""
     update_registered_converter(Float32Cast, "ChurnopsFloat32Cast", _shape_same_columns_float, _convert_float32_cast, parser=_parse_to_float)
     update_registered_converter(SimpleImputer, "SklearnSimpleImputer", calculate_sklearn_imputer_output_shapes, _convert_imputer)
+    _register_lightgbm()
     for model_type, alias, converter in (
         (RatioFeature, "ChurnopsRatioFeature", _convert_ratio),
         (CountEqual, "ChurnopsCountEqual", _convert_count),
     ):
         update_registered_converter(model_type, alias, _shape_one_double_column, converter, parser=_parse_to_double)
+
+
+def _register_lightgbm() -> None:
+    # lightgbm and onnxmltools come with the train extra, as does this module's only caller (the export).
+    from lightgbm import LGBMClassifier  # noqa: PLC0415
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm  # noqa: PLC0415
+
+    update_registered_converter(
+        LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        lambda scope, operator, container: convert_lightgbm(scope, operator, _FloorThresholds(container)),
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+
+
+class _FloorThresholds:
+    """A converter container that stores each LightGBM split threshold as the largest float32 <= it.
+
+    LightGBM compares float32 features with float64 thresholds (x <= t); ONNX tree ensembles hold float32
+    thresholds, and rounding t to the nearest float32 can round it up onto a feature value, sending that row
+    down the other branch (measured: 2 of 1409 Telco test rows off by 5e-3). For float32 x, x <= t exactly
+    when x <= floor32(t), so the export decides every split as LightGBM does.
+    """
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+    def add_node(self, op_type: str, *args: Any, **attrs: Any) -> Any:
+        if op_type.startswith("TreeEnsemble") and "nodes_values" in attrs:
+            attrs["nodes_values"] = [
+                _floor_float32(value) if mode == "BRANCH_LEQ" else value
+                for value, mode in zip(attrs["nodes_values"], attrs["nodes_modes"], strict=True)
+            ]
+        return self._container.add_node(op_type, *args, **attrs)
+
+
+def _floor_float32(value: float) -> float:
+    nearest = np.float32(value)
+    return float(nearest if float(nearest) <= value else np.nextafter(nearest, np.float32(-np.inf)))
 
 
 def _shape_one_double_column(operator: Any) -> None:

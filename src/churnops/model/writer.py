@@ -47,7 +47,7 @@ def log_model(pipeline: Pipeline, contract: DatasetContract, contract_file: Path
             signature=_signature(contract),
             input_example=pd.DataFrame([{name: example[name] for name in contract.feature_columns}]),
             metadata={"threshold": threshold, "positive_label": contract.target.positive, "family": family},
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(family),
         )
     return str(info.model_uri)
 
@@ -77,6 +77,7 @@ def _signature(contract: DatasetContract) -> ModelSignature:
 MODEL_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy", "onnxruntime", "pandera", "pydantic", "pyyaml")
 
 
-def _requirements() -> list[str]:
+def _requirements(family: str) -> list[str]:
     """Pinned from the running environment (inferring them would re-import the model in a subprocess)."""
-    return [f"mlflow=={version('mlflow')}", *(f"{package}=={version(package)}" for package in MODEL_REQUIREMENTS)]
+    packages = [*MODEL_REQUIREMENTS, "lightgbm"] if family == "lightgbm" else MODEL_REQUIREMENTS  # its pipeline (skops) holds a booster
+    return [f"mlflow=={version('mlflow')}", *(f"{package}=={version(package)}" for package in packages)]

@@ -192,6 +192,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
                 "validation_size": settings.validation_size,
                 "cv_folds": settings.search.cv_folds,
                 "search_trials": settings.search.trials,
+                "search_workers": settings.search.workers,
                 **{f"n_{part}": size for part, size in split.sizes().items()},
             }
         )
@@ -201,7 +202,7 @@ def train(settings: Settings, prepared: Prepared, progress: Progress) -> Trained
             context="training",
         )
         progress.step("search")
-        result = search(contract, split.train, settings.search, settings.seed, on_trial=progress.trial)
+        result = search(settings, contract, prepared.contract_file, split.train, on_trial=progress.trial)
         progress.step("fit")
         pipeline = build_pipeline(contract, result.family, result.params, settings.seed).fit(split.train.features, split.train.target)
         validation_probabilities = pipeline.predict_proba(split.validation.features)[:, 1]

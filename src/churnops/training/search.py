@@ -1,10 +1,16 @@
-"""Hyper-parameter search with Optuna on cross-validated ROC AUC; every trial a nested MLflow run."""
+"""Hyper-parameter search with Optuna on cross-validated ROC AUC; every trial a nested MLflow run.
+
+Without CHURNOPS_SEARCH_STORAGE the study lives in memory and this process runs every trial. With it, the
+study lives in that database: `search_workers` local worker processes (churnops.training.search_worker), and
+any `churnops search-worker --study NAME` started elsewhere, take trials from its queue (training/study.py),
+each logging its trials under this training run; the result is read back from the study.
+"""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -15,14 +21,17 @@ import mlflow
 import numpy as np
 import optuna
 from matplotlib.figure import Figure
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from churnops.data.contract import DatasetContract
 from churnops.data.split import Part
-from churnops.settings import SearchSettings
-from churnops.training.families import DEFAULT_PARAMS, build_pipeline, suggest_params, to_trial_params
+from churnops.errors import ConfigError, SearchError
+from churnops.settings import Settings
+from churnops.training import search_worker
+from churnops.training import study as studies
+from churnops.training.study import StudySpec, TrialCallback
+from churnops.training.trial import TrialObjective
 
-TrialCallback = Callable[[int, int, float, float], None]  # (done, total, trial score, best score)
+STUDY_TAG = "churnops.search_study"
 
 
 @dataclass(frozen=True)
@@ -32,49 +41,89 @@ class SearchResult:
     cv_roc_auc_mean: float
     cv_roc_auc_std: float
     trials: list[dict[str, Any]]
+    study_name: str = ""
 
 
-def search(contract: DatasetContract, train: Part, settings: SearchSettings, seed: int, on_trial: TrialCallback | None = None) -> SearchResult:
-    """Run the study inside the active MLflow run; returns the best family and parameters."""
+def search(
+    all_settings: Settings, contract: DatasetContract, contract_file: Path, train: Part, on_trial: TrialCallback | None = None
+) -> SearchResult:
+    """Run the study for the active MLflow run (the parent of every trial); returns the best family and parameters.
+
+    `contract_file`: the YAML `contract` was read from (workers read it from the training run).
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    folds = StratifiedKFold(n_splits=settings.cv_folds, shuffle=True, random_state=seed)
-    families = list(settings.families)
-    history: list[dict[str, Any]] = []
+    settings, seed = all_settings.search, all_settings.seed
+    if settings.workers > 1 and settings.storage is None:
+        raise ConfigError(
+            f"search_workers={settings.workers} needs a shared study: set CHURNOPS_SEARCH_STORAGE to a PostgreSQL URL "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test), or use one worker."
+        )
+    parent = mlflow.active_run()
+    if parent is None:
+        raise SearchError("The search runs inside a training run (mlflow.start_run) whose nested runs are its trials.")
+    spec = StudySpec(
+        families=list(settings.families),
+        trials=settings.trials,
+        cv_folds=settings.cv_folds,
+        seed=seed,
+        parent_run_id=parent.info.run_id,
+        experiment_id=parent.info.experiment_id,
+        timeout_seconds=settings.timeout_seconds,
+        started=time.time(),
+    )
+    name = f"churnops-{parent.info.run_id}"
+    storage = studies.open_storage(settings.storage)
+    study = studies.create_study(storage, name, spec)
+    if settings.storage is None:
 
-    def objective(trial: optuna.Trial) -> float:
-        family = trial.suggest_categorical("family", families)
-        params = suggest_params(trial, family)
-        pipeline = build_pipeline(contract, family, params, seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            scores = cross_val_score(pipeline, train.features, train.target, cv=folds, scoring="roc_auc", n_jobs=settings.n_jobs)
-        with mlflow.start_run(run_name=f"trial-{trial.number:03d}-{family}", nested=True):
-            mlflow.set_tag("churnops.kind", "search-trial")
-            mlflow.log_params({"family": family, **params})
-            mlflow.log_metrics({"cv_roc_auc_mean": float(scores.mean()), "cv_roc_auc_std": float(scores.std())})
-        trial.set_user_attr("cv_roc_auc_std", float(scores.std()))
-        history.append({"number": trial.number, "family": family, "params": params, "cv_roc_auc_mean": float(scores.mean())})
-        return float(scores.mean())
+        def report(study: optuna.Study, value: float) -> None:
+            if on_trial is not None:
+                on_trial(len(studies.completed(study)), spec.trials, value, float(study.best_value))
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    for family in families[: settings.trials]:
-        study.enqueue_trial(to_trial_params(family, DEFAULT_PARAMS[family]))
+        studies.run_queue(study, TrialObjective(contract, train, spec, settings.n_jobs, "in-process"), report)
+    else:
+        mlflow.set_tag(STUDY_TAG, name)
+        search_worker.log_inputs(contract_file, train)
+        search_worker.run_local_workers(all_settings, name, study, on_trial)
+    return collect(study, spec)
 
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if on_trial is not None:
-            on_trial(len(study.trials), settings.trials, float(trial.value or 0.0), float(study.best_value))
 
-    study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout_seconds, callbacks=[report])
-    best = max(history, key=lambda trial: (trial["cv_roc_auc_mean"], -trial["number"]))
+def collect(study: optuna.Study, spec: StudySpec) -> SearchResult:
+    """The best completed trial, after checking that no trial was lost; logs the history to the active run."""
+    states = studies.counts(study)
+    unfinished = {state: count for state, count in states.items() if state not in ("COMPLETE", "WAITING")}
+    waiting = states.get("WAITING", 0)
+    if unfinished or (waiting and spec.timeout_seconds is None):
+        raise SearchError(
+            f"Search study '{study.study_name}' did not finish: trials by state {states}. "
+            "A worker failed or was stopped; its log says why (run `churnops search-worker --study NAME` to finish the queue)."
+        )
+    done = studies.completed(study)
+    if not done:
+        raise SearchError(f"Search study '{study.study_name}' completed no trial (timeout {spec.timeout_seconds}s): raise the timeout.")
+    history = [
+        {
+            "number": trial.number,
+            "family": trial.user_attrs["family"],
+            "params": trial.user_attrs["params"],
+            "cv_roc_auc_mean": float(trial.value),
+            "worker": trial.user_attrs["worker"],
+            "seconds": (trial.datetime_complete - trial.datetime_start).total_seconds(),
+            "completed_at": trial.datetime_complete.isoformat(),
+        }
+        for trial in done
+    ]
+    best = max(done, key=lambda trial: (float(trial.value), -trial.number))
     mlflow.log_figure(plot_history(history), "search/history.png")
-    mlflow.log_dict({"trials": history}, "search/trials.json")
-    best_trial = study.trials[best["number"]]
+    mlflow.log_dict({"study": study.study_name, "trials": history}, "search/trials.json")
+    mlflow.log_metric("search_trials_completed", len(done))
     return SearchResult(
-        family=best["family"],
-        params=best["params"],
-        cv_roc_auc_mean=best["cv_roc_auc_mean"],
-        cv_roc_auc_std=float(best_trial.user_attrs["cv_roc_auc_std"]),
+        family=best.user_attrs["family"],
+        params=best.user_attrs["params"],
+        cv_roc_auc_mean=float(best.value),
+        cv_roc_auc_std=float(best.user_attrs["cv_roc_auc_std"]),
         trials=history,
+        study_name=study.study_name,
     )
 
 
