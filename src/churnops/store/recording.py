@@ -35,6 +35,7 @@ class Recorded:
     probabilities: np.ndarray  # float64, one per customer
     churn: np.ndarray  # bool: probability >= the model's threshold
     created_at: datetime
+    ticket: int  # what `PredictionStore.durable` waits for (0: nothing to wait for)
 
 
 def score_and_record(
@@ -55,13 +56,14 @@ def score_and_record(
     ids = new_prediction_ids(total)
     probabilities = np.empty(total, dtype=np.float64)
     created_at = datetime.now(UTC)
+    ticket = 0
     for start in range(0, total, size):
         chunk = customers[start : start + size]
         started = time.perf_counter()
         scores = model.score(chunk)
         latency_ms = (time.perf_counter() - started) * 1000
         probabilities[start : start + len(chunk)] = scores
-        store.record_predictions(
+        ticket = store.record_predictions(
             [
                 PredictionRecord(
                     id=ids[start + row],
@@ -81,4 +83,4 @@ def score_and_record(
         )
         if on_rows is not None:
             on_rows(start + len(chunk), total)
-    return Recorded(ids, probabilities, probabilities >= model.threshold, created_at)
+    return Recorded(ids, probabilities, probabilities >= model.threshold, created_at, ticket)
