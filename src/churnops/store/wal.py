@@ -5,10 +5,12 @@ Each process appends to its own segment files in `<spool_dir>/wal/` and holds an
 dead one: the kernel drops it when a process dies, even by `kill -9`, so a starting process
 takes over exactly the segments whose owner is gone (`take_over`), whichever worker it was.
 
-Group commit: `append` only adds a frame to an in-memory buffer and returns a ticket; one
-thread writes the buffer and fsyncs it, then marks every ticket in it durable. The requests
-that arrive during one fsync share the next one, so the cost is one fsync per few milliseconds,
-not one per request. Callers wait with `wait` (threads) or `wait_async` (the event loop).
+Group commit: `append` only adds a frame to an in-memory buffer and returns a ticket; whoever
+waits first writes the whole buffer and fsyncs it, then marks every ticket in it durable. On the
+event loop the commit is queued behind the requests of the same loop iteration, so they share
+one fsync (about 0.15 ms here); threads (`wait`) commit for each other the same way. A commit
+thread would look simpler but costs a third of the throughput: each fsync's return then waits
+for the GIL the busy event loop holds (measured: 392 vs 1185 req/s at 8 connections).
 
 A frame is `length, CRC32, payload` (little-endian uint32s, then JSON Lines rows). A crash can
 tear the last frame; `read_segment` stops at the first frame whose length or checksum does not
@@ -77,46 +79,42 @@ class _Pending:
 
 
 class WriteAheadLog:
-    """One process's segments, the group-commit thread, and the take-over of dead processes' segments."""
+    """One process's segments, group commit, and trimming; `take_over` finds dead processes' segments."""
 
     def __init__(self, folder: Path, segment_bytes: int = 16 * 1024 * 1024) -> None:
         self.folder = folder
         self._segment_bytes = segment_bytes
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)  # the commit thread waits for frames
-        self._synced = threading.Condition(self._lock)  # `wait` callers wait for their ticket
+        self._lock = threading.Lock()  # the state below
+        self._commit_lock = threading.Lock()  # one write + fsync at a time
         self._pending = _Pending()
         self._issued = 0  # last ticket handed out
         self._durable = 0  # every ticket up to this one is fsync'd (or failed, see _failures)
         self._failures: list[_Failure] = []
         self._waiters: list[_Waiter] = []
+        self._scheduled: set[asyncio.AbstractEventLoop] = set()  # loops with a commit already queued
         self._current: _Segment | None = None
         self._closed_segments: list[_Segment] = []
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._closing = False
 
     # -- lifecycle --
 
     def open(self) -> None:
-        """Create this process's first segment and start the commit thread."""
+        """Create this process's first segment."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._current = self._new_segment()
-        self._thread = threading.Thread(target=self._run, name="churnops-wal-commit", daemon=True)
-        self._thread.start()
 
     def close(self, completed: int | None = None) -> None:
-        """Commit what is buffered, stop the thread; delete every segment when `completed` covers all of them."""
+        """Commit what is buffered; delete every segment when `completed` covers all of them, else leave them to the next start."""
         with self._lock:
-            self._stopping = True
-            self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(30)
-        segments = [*self._closed_segments, *([self._current] if self._current else [])]
+            self._closing = True
+        self._commit()
+        with self._lock:
+            segments = [*self._closed_segments, *([self._current] if self._current else [])]
+            self._closed_segments, self._current = [], None
         for segment in segments:
             if completed is not None and completed >= segment.last_position:
                 segment.path.unlink(missing_ok=True)
-            os.close(segment.descriptor)  # a segment left behind is taken over by the next process
-        self._closed_segments, self._current = [], None
+            os.close(segment.descriptor)
 
     # -- the request path --
 
@@ -125,25 +123,29 @@ class WriteAheadLog:
         payload = "".join(line + "\n" for line in rows.to_lines()).encode()
         frame = FRAME.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
-            if self._stopping or self._current is None:
+            if self._closing or self._current is None:
                 raise WalError("the write-ahead log is closed; the service is shutting down")
             self._issued += 1
             self._pending.frames.append(frame)
             self._pending.last_ticket = self._issued
             self._pending.last_position = max(self._pending.last_position, position)
-            if len(self._pending.frames) == 1:
-                self._wake.notify()
             return self._issued
 
     def wait(self, ticket: int, timeout: float = 30.0) -> None:
-        """Block until `ticket` is on disk; WalError if its write failed or took longer than `timeout`."""
-        with self._lock:
-            if not self._synced.wait_for(lambda: self._durable >= ticket, timeout):
+        """Block until `ticket` is on disk, committing for everybody if nobody else is; WalError if its write failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._durable >= ticket:
+                    self._raise_if_failed(ticket)
+                    return
+            if time.monotonic() > deadline:
                 raise WalError(f"the write-ahead log did not reach the disk within {timeout:.0f}s (is {self.folder} on a stalled disk?)")
-            self._raise_if_failed(ticket)
+            self._commit()
 
     async def wait_async(self, ticket: int) -> None:
-        """The event loop's `wait`: suspends the request, not the loop."""
+        """The event loop's `wait`. The commit runs on the loop once the requests of this iteration have appended,
+        so they share one fsync; no other thread sits on the answer's path (a thread would wait for the GIL)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._durable >= ticket:
@@ -151,7 +153,22 @@ class WriteAheadLog:
                 return
             future: asyncio.Future[None] = loop.create_future()
             self._waiters.append(_Waiter(ticket, loop, future))
+            self._schedule(loop)
         await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Under `_lock`, on `loop`: one queued commit per loop."""
+        if loop not in self._scheduled:
+            self._scheduled.add(loop)
+            loop.call_soon(self._commit_on_loop, loop)  # always called on `loop` itself
+
+    def _commit_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._scheduled.discard(loop)
+        self._commit()
+        with self._lock:
+            if any(waiter.loop is loop for waiter in self._waiters):
+                self._schedule(loop)  # appended during this commit: the next one
 
     def _raise_if_failed(self, ticket: int) -> None:
         for failure in self._failures:
@@ -169,56 +186,36 @@ class WriteAheadLog:
             segment.path.unlink(missing_ok=True)
             os.close(segment.descriptor)
 
-    def segment_count(self) -> int:
-        with self._lock:
-            return len(self._closed_segments) + (1 if self._current else 0)
+    # -- group commit --
 
-    # -- the commit thread --
-
-    def _run(self) -> None:
-        while True:
+    def _commit(self) -> None:
+        """Write and fsync everything buffered so far, then mark it durable and wake its waiters."""
+        with self._commit_lock:
             with self._lock:
-                self._wake.wait_for(lambda: bool(self._pending.frames) or self._stopping)
                 pending, self._pending = self._pending, _Pending()
-                if not pending.frames and self._stopping:
-                    return
                 first = self._durable + 1
-            self._commit(pending, first)
-
-    def _commit(self, pending: _Pending, first: int) -> None:
-        segment = self._current
-        assert segment is not None  # noqa: S101 - set by open(), cleared only after the thread stopped
-        data = b"".join(pending.frames)
-        failure = None
-        try:
-            _write_all(segment.descriptor, data)
-            os.fsync(segment.descriptor)
-        except OSError as exc:
-            failure = f"the write-ahead log {segment.path} could not be written ({exc}); free disk space or fix {self.folder}"
-            log.error("%s", failure)
-        with self._lock:
-            segment.size += len(data)
-            segment.last_position = max(segment.last_position, pending.last_position)
-            if failure is not None:
-                self._failures = [*self._failures[-100:], _Failure(first, pending.last_ticket, failure)]
-            self._durable = pending.last_ticket
-            self._synced.notify_all()
-            ready = [waiter for waiter in self._waiters if waiter.ticket <= self._durable]
-            self._waiters = [waiter for waiter in self._waiters if waiter.ticket > self._durable]
-        self._resolve(ready, failure)
-        if failure is not None or segment.size >= self._segment_bytes:
-            self._roll_over()
-
-    def _resolve(self, ready: list[_Waiter], failure: str | None) -> None:
-        """One wake-up per event loop for the whole group, not one per request."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for waiter in ready:
-            by_loop.setdefault(waiter.loop, []).append(waiter.future)
-        for loop, futures in by_loop.items():
+                segment = self._current
+            if not pending.frames or segment is None:
+                return
+            data = b"".join(pending.frames)
+            failure = None
             try:
-                loop.call_soon_threadsafe(_settle, futures, failure)
-            except RuntimeError:
-                pass  # that loop is closed: nobody is waiting any more
+                _write_all(segment.descriptor, data)
+                os.fsync(segment.descriptor)
+            except OSError as exc:
+                failure = f"the write-ahead log {segment.path} could not be written ({exc}); free disk space or fix {self.folder}"
+                log.error("%s", failure)
+            with self._lock:
+                segment.size += len(data)
+                segment.last_position = max(segment.last_position, pending.last_position)
+                if failure is not None:
+                    self._failures = [*self._failures[-100:], _Failure(first, pending.last_ticket, failure)]
+                self._durable = pending.last_ticket
+                ready = [waiter for waiter in self._waiters if waiter.ticket <= self._durable]
+                self._waiters = [waiter for waiter in self._waiters if waiter.ticket > self._durable]
+            _resolve(ready, failure)
+            if (failure is not None or segment.size >= self._segment_bytes) and not self._closing:
+                self._roll_over()  # after a failed write the segment may hold a torn frame: later ones go to a new file
 
     def _roll_over(self) -> None:
         """Start a new segment; the old one stays (locked) until `release` finds its records stored."""
@@ -247,6 +244,25 @@ class WriteAheadLog:
             temp.unlink(missing_ok=True)
             raise
         return _Segment(final, descriptor)
+
+
+def _resolve(ready: list[_Waiter], failure: str | None) -> None:
+    """Settle the waiters' futures: directly on the running loop, through call_soon_threadsafe for any other."""
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for waiter in ready:
+        by_loop.setdefault(waiter.loop, []).append(waiter.future)
+    for loop, futures in by_loop.items():
+        if loop is running:
+            _settle(futures, failure)
+            continue
+        try:
+            loop.call_soon_threadsafe(_settle, futures, failure)
+        except RuntimeError:
+            pass  # that loop is closed: nobody is waiting any more
 
 
 def take_over(folder: Path) -> list[tuple[Path, int]]:
