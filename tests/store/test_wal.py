@@ -29,7 +29,7 @@ def segments(folder: Path) -> list[Path]:
 
 
 def test_appends_from_many_requests_share_fsyncs_and_read_back_whole(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path)
+    wal = WriteAheadLog(tmp_path / "wal")
     wal.open()
     records = predictions(200)
 
@@ -41,21 +41,21 @@ def test_appends_from_many_requests_share_fsyncs_and_read_back_whole(tmp_path: P
 
     asyncio.run(requests())
     wal.wait(wal.append(Rows.of(predictions(1)), 201))  # the threads' way of waiting
-    [segment] = segments(tmp_path)
+    [segment] = segments(tmp_path / "wal")
     stored = read_segment(segment)
     assert stored.prediction_ids()[:200] == [record.id for record in records]
     assert len(stored) == 201
     wal.close(completed=201)
-    assert segments(tmp_path) == [], "a clean close with everything stored leaves no segment"
+    assert segments(tmp_path / "wal") == [], "a clean close with everything stored leaves no segment"
 
 
 def test_a_torn_last_record_is_left_out_and_the_rest_recovered(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path)
+    wal = WriteAheadLog(tmp_path / "wal")
     wal.open()
     whole = predictions(5)
     wal.wait(wal.append(Rows.of(whole), 5))
     wal.close()  # not completed: the segment stays, as after a crash
-    [segment] = segments(tmp_path)
+    [segment] = segments(tmp_path / "wal")
     intact = segment.read_bytes()
     torn = Rows.of(predictions(1))
     frame = WriteAheadLog(tmp_path / "other")
@@ -88,28 +88,28 @@ def test_the_store_recovers_a_dead_process_log_with_a_torn_tail_and_starts(tmp_p
 
 
 def test_a_live_process_log_is_not_taken_over(tmp_path: Path) -> None:
-    alive = WriteAheadLog(tmp_path)
+    alive = WriteAheadLog(tmp_path / "wal")
     alive.open()
     alive.wait(alive.append(Rows.of(predictions(3)), 3))
-    assert take_over(tmp_path) == []  # its owner holds the lock
+    assert take_over(tmp_path / "wal") == []  # its owner holds the lock
     alive.close()
-    [(path, descriptor)] = take_over(tmp_path)  # now its owner is gone
+    [(path, descriptor)] = take_over(tmp_path / "wal")  # now its owner is gone
     os.close(descriptor)
     assert len(read_segment(path)) == 3
 
 
 def test_closed_segments_are_deleted_once_their_records_are_stored(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path, segment_bytes=1)  # every commit starts a new segment
+    wal = WriteAheadLog(tmp_path / "wal", segment_bytes=1)  # every commit starts a new segment
     wal.open()
     for position in (10, 20, 30):
         wal.wait(wal.append(Rows.of(predictions(1)), position))
-    assert len(segments(tmp_path)) == 4  # three full ones and the current, empty one
+    assert len(segments(tmp_path / "wal")) == 4  # three full ones and the current, empty one
     wal.release(20)
-    assert len(segments(tmp_path)) == 2, "the segments up to position 20 are stored; the rest stay"
+    assert len(segments(tmp_path / "wal")) == 2, "the segments up to position 20 are stored; the rest stay"
     wal.release(30)
-    assert len(segments(tmp_path)) == 1, "the current segment is never deleted while in use"
+    assert len(segments(tmp_path / "wal")) == 1, "the current segment is never deleted while in use"
     wal.close(completed=30)
-    assert segments(tmp_path) == []
+    assert segments(tmp_path / "wal") == []
 
 
 def test_the_store_answers_for_its_tickets_and_trims_the_log_as_it_writes(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_batched_durability_and_batch_scoring_write_no_log(tmp_path: Path) -> No
 
 
 def test_appending_after_close_is_refused_with_a_reason(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path)
+    wal = WriteAheadLog(tmp_path / "wal")
     wal.open()
     wal.close(completed=0)
     with pytest.raises(WalError, match="closed"):

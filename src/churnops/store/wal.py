@@ -120,6 +120,10 @@ class WriteAheadLog:
             if completed is not None and completed >= segment.last_position:
                 segment.path.unlink(missing_ok=True)
             os.close(segment.descriptor)
+        try:
+            self.folder.rmdir()  # a clean stop leaves no trace; other workers' segments keep it
+        except OSError:
+            pass
 
     # -- the request path --
 
@@ -239,6 +243,7 @@ class WriteAheadLog:
         """Created under a hidden name, locked, then renamed: no other process can see it unlocked."""
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SEGMENT_SUFFIX}"
         temp = self.folder / f".{name}.tmp"
+        self.folder.mkdir(parents=True, exist_ok=True)  # a sibling's clean stop may have removed the empty folder
         descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
