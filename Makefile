@@ -47,7 +47,7 @@ test: env
 # docker-registry (the CNCF Distribution registry) for the publish test.
 # Installs only what is missing (one apt-get update); does nothing when everything is there.
 SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver podman:podman buildah:buildah runc:runc \
-	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry
+	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry wrk:wrk
 
 system-deps:
 	@missing=$$(for pair in $(SYSTEM_DEPS); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done); \

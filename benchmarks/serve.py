@@ -6,11 +6,16 @@ drives both with wrk (C, from Debian: `apt-get install wrk`):
 
 * single customer: churnops `POST /predict` vs mlflow `POST /invocations` (dataframe_records, 1 row),
   at 1 and 8 connections: req/s, p50, p99 and the ratios;
-* 1000-customer batches: `POST /predict/batch` vs `POST /invocations`: rows/s and the ratio.
+* 1000-customer batches: `POST /predict/batch` vs `POST /invocations`: rows/s and the ratio;
+* acknowledgements at 8 connections: churnops with durable acknowledgements (the default: each
+  prediction fsync'd to the write-ahead log before the answer) and with CHURNOPS_STORE_DURABILITY=batched,
+  beside the Python HTTP ceiling: a bare FastAPI endpoint that parses the same body into the same
+  customer model and returns a constant (benchmarks/ceiling.py, same uvicorn options and worker count).
 
-Targets on this machine: >= 30x mlflow's single-customer throughput at 8 connections; p50 <= 2 ms at 1.
+Targets on this machine: >= 30x mlflow's single-customer throughput at 8 connections; p50 <= 2 ms at 1;
+durable acknowledgements >= 0.6 of the ceiling. The machine is shared: compare the ratios within one run.
 
-    uv run python benchmarks/serve.py [--data PATH] [--seconds 10] [--trials 4]
+    uv run python benchmarks/serve.py [--data PATH] [--seconds 10] [--trials 4] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from tests.support.servers import free_port  # noqa: E402  (a free local port; s
 
 TARGET_RATIO = 30.0  # churnops req/s over mlflow's, single customer at 8 connections
 TARGET_P50_MS = 2.0  # churnops median latency, single customer at 1 connection
+TARGET_CEILING_SHARE = 0.6  # durable churnops req/s over the bare FastAPI endpoint's, at 8 connections
 AGREEMENT_TOLERANCE = 1e-5  # |P(churn) churnops - P(churn) mlflow| for the same customer
 
 LUA = """
@@ -66,6 +72,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="training CSV (synthetic data when missing)")
     parser.add_argument("--seconds", type=int, default=10, help="measured seconds per scenario (after a 2 s warm-up)")
     parser.add_argument("--trials", type=int, default=4, help="search trials for the benchmarked model")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the acknowledgement scenarios (median reported)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian), then run again.")
@@ -75,7 +82,13 @@ def main() -> None:
         data = args.data if Path(args.data).is_file() else None
         tracking_uri, version, customers = train_model(folder, data, args.trials)
         env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-        mlflow_port, churnops_port = free_port(), free_port()
+        mlflow_port, churnops_port, batched_port, ceiling_port = free_port(), free_port(), free_port(), free_port()
+        churnops_env = {
+            **env,
+            "CHURNOPS_TRACKING_URI": tracking_uri,
+            "CHURNOPS_DATASET": "telco",
+            "CHURNOPS_LOG_LEVEL": "WARNING",
+        }
         servers = [
             start(
                 [
@@ -102,19 +115,35 @@ def main() -> None:
             start(
                 [sys.executable, "-m", "churnops", "serve", "--workers", "1", "--port", str(churnops_port)],
                 {
-                    **env,
-                    "CHURNOPS_TRACKING_URI": tracking_uri,
-                    "CHURNOPS_DATASET": "telco",
+                    **churnops_env,
                     "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions.db'}",
                     "CHURNOPS_SPOOL_DIR": str(folder / "spool"),
-                    "CHURNOPS_LOG_LEVEL": "WARNING",
+                    "CHURNOPS_STORE_DURABILITY": "durable",
                 },
                 folder / "churnops-serve.log",
                 f"http://127.0.0.1:{churnops_port}/ready",
             ),
+            start(
+                [sys.executable, "-m", "churnops", "serve", "--workers", "1", "--port", str(batched_port)],
+                {
+                    **churnops_env,
+                    "CHURNOPS_STORE_URL": f"sqlite:///{folder / 'predictions-batched.db'}",
+                    "CHURNOPS_SPOOL_DIR": str(folder / "spool-batched"),
+                    "CHURNOPS_STORE_DURABILITY": "batched",
+                },
+                folder / "churnops-batched.log",
+                f"http://127.0.0.1:{batched_port}/ready",
+            ),
+            start(
+                [sys.executable, str(ROOT / "benchmarks" / "ceiling.py"), "--workers", "1", "--port", str(ceiling_port)],
+                env,
+                folder / "ceiling.log",
+                f"http://127.0.0.1:{ceiling_port}/health",
+            ),
         ]
         try:
             mlflow_url, churnops_url = f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{churnops_port}"
+            batched_url, ceiling_url = f"http://127.0.0.1:{batched_port}", f"http://127.0.0.1:{ceiling_port}"
             one, batch = customers[0], (customers * (1000 // len(customers) + 1))[:1000]
             bodies = {
                 "churnops_one": write(folder, "one.json", one),
@@ -128,6 +157,13 @@ def main() -> None:
             for connections in (1, 8):
                 results[f"mlflow_one_{connections}"] = wrk(mlflow_url + "/invocations", bodies["mlflow_one"], connections, args.seconds, folder)
                 results[f"churnops_one_{connections}"] = wrk(churnops_url + "/predict", bodies["churnops_one"], connections, args.seconds, folder)
+            # The three acknowledgement scenarios interleaved, round after round, so that they see the same
+            # machine load (it is shared); each one's median round is reported.
+            rounds: dict[str, list[Load]] = {"ceiling_one_8": [], "batched_one_8": [], "durable_one_8": []}
+            for _ in range(args.rounds):
+                for key, url in (("ceiling_one_8", ceiling_url), ("batched_one_8", batched_url), ("durable_one_8", churnops_url)):
+                    rounds[key].append(wrk(url + "/predict", bodies["churnops_one"], 8, args.seconds, folder))
+            results.update({key: median(loads) for key, loads in rounds.items()})
             results["mlflow_batch"] = wrk(mlflow_url + "/invocations", bodies["mlflow_batch"], 2, args.seconds, folder)
             results["churnops_batch"] = wrk(churnops_url + "/predict/batch", bodies["churnops_batch"], 2, args.seconds, folder)
             report(results)
@@ -205,6 +241,11 @@ def wrk(url: str, body: Path, connections: int, seconds: int, folder: Path) -> L
     return parse_wrk(output)
 
 
+def median(loads: list[Load]) -> Load:
+    """The round with the median req/s."""
+    return sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
+
+
 def parse_wrk(output: str) -> Load:
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = sum(int(value) for value in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
@@ -235,12 +276,30 @@ def report(results: dict[str, Load]) -> None:
         f"{'1000-customer batches: rows/s':<34}{theirs.requests_per_second * 1000:>22.0f}{ours.requests_per_second * 1000:>22.0f}"
         f"{ours.requests_per_second / theirs.requests_per_second:>8.1f}x"
     )
+    ceiling = results["ceiling_one_8"].requests_per_second
+    mlflow_rate = results["mlflow_one_8"].requests_per_second
+    print(f"\n{'1 customer, 8 conn: acknowledgements':<40}{'req/s':>10}{'p50 / p99 ms':>18}{'/ ceiling':>11}{'/ mlflow':>10}")
+    for key, label in (
+        ("ceiling_one_8", "bare FastAPI (parse, constant)"),
+        ("batched_one_8", "churnops, batched"),
+        ("durable_one_8", "churnops, durable (default)"),
+    ):
+        load = results[key]
+        print(
+            f"{label:<40}{load.requests_per_second:>10.1f}{f'{load.p50_ms:.2f} / {load.p99_ms:.2f}':>18}"
+            f"{load.requests_per_second / ceiling:>10.2f}x{load.requests_per_second / mlflow_rate:>9.1f}x"
+        )
+    durable_share = results["durable_one_8"].requests_per_second / ceiling
     errors = sum(load.errors for load in results.values())
     ratio = results["churnops_one_8"].requests_per_second / results["mlflow_one_8"].requests_per_second
     p50 = results["churnops_one_1"].p50_ms
     print(f"\nerrors (socket or non-2xx): {errors}")
     print(f"target >= {TARGET_RATIO:g}x mlflow at 8 connections: {ratio:.1f}x -> {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
     print(f"target p50 <= {TARGET_P50_MS:g} ms at 1 connection: {p50:.2f} ms -> {'met' if p50 <= TARGET_P50_MS else 'NOT met'}")
+    print(
+        f"target durable >= {TARGET_CEILING_SHARE:g} of the ceiling at 8 connections: {durable_share:.2f} -> "
+        f"{'met' if durable_share >= TARGET_CEILING_SHARE else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

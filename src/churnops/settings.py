@@ -165,6 +165,12 @@ class StoreSettings(SettingsGroup):
     flush_seconds: float = Field(0.2, gt=0, alias="store_flush_seconds", description="Longest a record waits in memory before it is written.")
     retry_seconds: float = Field(5.0, gt=0, alias="store_retry_seconds", description="How often spooled records are retried while the store is down.")
     request_log: bool = Field(True, alias="request_log", description="Store every answered request (monitoring's latency and error figures).")
+    durability: Literal["durable", "batched"] = Field(
+        "durable",
+        alias="store_durability",
+        description="durable: the API answers once the prediction is fsync'd to a write-ahead log (a crash loses nothing answered); "
+        "batched: it answers from memory (faster; a crash loses up to CHURNOPS_STORE_FLUSH_SECONDS of answered predictions).",
+    )
 
 
 class MonitoringSettings(SettingsGroup):

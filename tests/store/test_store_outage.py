@@ -60,7 +60,7 @@ def test_outage_spools_and_replays_without_losing_a_record(outage: Outage, tmp_p
         ready = httpx.get(url + "/ready")
         assert ready.status_code == 503 and ready.json()["store"] == "unreachable"
         wait_until(lambda: httpx.get(url + "/ready").json()["spooled_records"] > 0, 20, "records were not spooled")
-        assert any((tmp_path / "spool").iterdir()), "spool files on disk"
+        assert any((tmp_path / "spool").glob("*.jsonl")), "spool files on disk"
         assert count_rows(direct)[0] == 300, "nothing reached the database while it was down"
 
         proxy.start()

@@ -6,6 +6,7 @@ The scratch PostgreSQL database is in tests/support/databases.py.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,6 +65,28 @@ def churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers:
     command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
     with server_process(command, port, log, timeout, stop_timeout=60, env=env) as url:
         yield url
+
+
+@contextmanager
+def killable_churnops_api(settings: Settings, log: Path, timeout: float = 120.0, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`churnops serve` in its own process group, for crash tests: yields (URL, process) once /health answers.
+
+    Kill it with `os.killpg(process.pid, signal.SIGKILL)` (every worker with it); whatever is left is killed at the end."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHURNOPS_")}, **settings.as_environment()}
+    command = [sys.executable, "-m", "churnops", "serve", "--port", str(port), "--workers", str(workers)]
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(url + "/health", process, log, timeout, " ".join(command[:4]))
+            yield url, process
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=30)
 
 
 # One llama.cpp thread: the suite runs in parallel, and llama.cpp's threads wait for each other by spinning, so two

@@ -21,6 +21,7 @@ from churnops.serving.logs import configure_json_logging, request_id
 from churnops.serving.routes import admin, comments, feedback, operations, predictions
 from churnops.serving.service import Service
 from churnops.settings import Settings
+from churnops.store import WalError
 
 access_log = logging.getLogger("churnops.access")
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ModelUnavailable, _unavailable)
     app.add_exception_handler(JobConflict, _conflict)
     app.add_exception_handler(RetrainRefused, _refused)
+    app.add_exception_handler(WalError, _not_durable)
     guards.install(app, settings.api)  # body size, hosts, origins, bounded 422s; inside RequestContext, which counts their answers
     app.add_middleware(RequestContext, service=service)
     return app
@@ -96,6 +98,11 @@ async def _unavailable(request: Request, error: Exception) -> JSONResponse:
 
 async def _conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+async def _not_durable(request: Request, error: Exception) -> JSONResponse:
+    """The prediction may still reach the store, but it could not be made durable, so it is not acknowledged."""
+    return JSONResponse({"detail": f"The prediction was not stored durably: {error}"}, status_code=503, headers={"Retry-After": "10"})
 
 
 async def _refused(request: Request, error: Exception) -> JSONResponse:

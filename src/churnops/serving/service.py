@@ -69,7 +69,7 @@ class Service:
         self.watcher.check()  # the first version now, so the request models come from its contract
         self._use_contract(self.watcher.current)
         self.metrics = ServiceMetrics()
-        self.store = PredictionStore.from_settings(settings.store)
+        self.store = PredictionStore.from_settings(settings.store, acknowledged=True)
         self.jobs = RetrainJobs(settings, on_finished=self.watcher.check)
         self.metrics.track_store(lambda: self.store.queue_depth, lambda: self.store.spooled_records)
         self.exports: Any = None  # the Elasticsearch export loop, when CHURNOPS_ELASTICSEARCH_URL is set
@@ -125,10 +125,11 @@ class Service:
             raise ModelUnavailable(self.watcher.reason)
         return model
 
-    def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
-        """Score, count and store; the caller shapes the response."""
+    async def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
+        """Score, count and store; returns once the predictions are durable (CHURNOPS_STORE_DURABILITY); the caller shapes the response."""
         model = self.model()  # held for the whole call: a swap meanwhile does not affect it
         recorded = score_and_record(model, customers, self.store, endpoint, request_id.get())
+        await self.store.durable(recorded.ticket)  # other requests run meanwhile and share the same fsync
         probabilities = recorded.probabilities.tolist()
         churn = recorded.churn.tolist()
         target = self.contract.target
@@ -203,9 +204,10 @@ class Service:
         """False when the prediction id is unknown (neither stored nor waiting to be)."""
         if not self.store.knows_prediction(prediction_id):
             return False
-        self.store.record_feedback(
+        ticket = self.store.record_feedback(
             FeedbackRecord(prediction_id=prediction_id, churned=churned, received_at=datetime.now(UTC), request_id=request_id.get())
         )
+        self.store.wait_durable(ticket)  # the route runs in a worker thread
         return True
 
     def readiness(self) -> dict[str, Any]:

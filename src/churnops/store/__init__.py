@@ -1,4 +1,4 @@
-"""The prediction store: records, tables, engine and migrations, spool, writer, Elasticsearch export.
+"""The prediction store: records, tables, engine and migrations, spool, write-ahead log, writer, Elasticsearch export.
 
 Below every user of it (serving, batch scoring, monitoring): it imports only `errors` and `data/`.
 """
@@ -7,6 +7,7 @@ from churnops.store.engine import create_store_engine, migrate
 from churnops.store.recording import Recorded, score_and_record, score_and_store_frame
 from churnops.store.records import FeedbackRecord, PredictionRecord, RequestRecord, new_prediction_ids
 from churnops.store.schema import ALERTS, COMMENT_ANALYSES, FEEDBACK, METADATA, MONITORING_RUNS, PREDICTIONS, REQUESTS, VERSION_TABLE
+from churnops.store.wal import WalError
 from churnops.store.writer import PredictionStore
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "PREDICTIONS",
     "REQUESTS",
     "VERSION_TABLE",
+    "WalError",
     "FeedbackRecord",
     "PredictionRecord",
     "PredictionStore",

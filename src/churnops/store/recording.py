@@ -39,6 +39,7 @@ class Recorded:
     probabilities: np.ndarray  # float64, one per customer
     churn: np.ndarray  # bool: probability >= the model's threshold
     created_at: datetime
+    ticket: int  # what `PredictionStore.durable` waits for (0: nothing to wait for)
 
 
 def score_and_record(
@@ -59,13 +60,14 @@ def score_and_record(
     ids = new_prediction_ids(total)
     probabilities = np.empty(total, dtype=np.float64)
     created_at = datetime.now(UTC)
+    ticket = 0
     for start in range(0, total, size):
         chunk = customers[start : start + size]
         started = time.perf_counter()
         scores = model.score(chunk)
         latency_ms = (time.perf_counter() - started) * 1000
         probabilities[start : start + len(chunk)] = scores
-        store.record_predictions(
+        ticket = store.record_predictions(
             [
                 PredictionRecord(
                     id=ids[start + row],
@@ -85,7 +87,7 @@ def score_and_record(
         )
         if on_rows is not None:
             on_rows(start + len(chunk), total)
-    return Recorded(ids, probabilities, probabilities >= model.threshold, created_at)
+    return Recorded(ids, probabilities, probabilities >= model.threshold, created_at, ticket)
 
 
 def score_and_store_frame(
@@ -131,4 +133,4 @@ def score_and_store_frame(
         )
         if on_rows is not None:
             on_rows(stop, total)
-    return Recorded(ids, probabilities, probabilities >= threshold, created_at)
+    return Recorded(ids, probabilities, probabilities >= threshold, created_at, 0)  # stored synchronously: nothing to wait for

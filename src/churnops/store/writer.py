@@ -6,12 +6,18 @@ spooled to local disk as JSON Lines and replayed once it is back, so an outage d
 monitoring data but never loses it. Inserts skip rows whose key is already stored, which
 makes every replay idempotent (a batch whose commit was lost in transit is spooled and
 replayed without duplicating anything). `start()` runs the migrations (`engine.migrate`).
+
+With `write_ahead` (the API's default, CHURNOPS_STORE_DURABILITY=durable), predictions and
+feedback are also appended to a write-ahead log (`wal.py`) that is fsync'd before the request is
+answered: a crash loses nothing acknowledged. `start()` turns the segments of processes that died
+into spool files, which the usual replay then writes.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -31,6 +37,7 @@ from churnops.store.records import FeedbackRecord, PredictionRecord, Record, Req
 from churnops.store.rows import TABLES, Rows
 from churnops.store.schema import FEEDBACK, MONITORING_RUNS, PREDICTIONS
 from churnops.store.spool import UNREADABLE, Spool
+from churnops.store.wal import WriteAheadLog, read_segment, take_over
 
 log = logging.getLogger("churnops.store")
 
@@ -52,6 +59,7 @@ class PredictionStore:
         batch_size: int = 500,
         flush_seconds: float = 0.2,
         retry_seconds: float = 5.0,
+        write_ahead: bool = False,
     ) -> None:
         if batch_size < 1 or flush_seconds <= 0 or retry_seconds <= 0:
             raise ConfigError(
@@ -60,6 +68,8 @@ class PredictionStore:
         self._engine = create_store_engine(url)
         self._label = self._engine.url.render_as_string(hide_password=True)
         self._spool = Spool(Path(spool_dir))
+        self._wal_folder = Path(spool_dir) / "wal"
+        self._wal = WriteAheadLog(self._wal_folder) if write_ahead else None
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._retry_seconds = retry_seconds
@@ -92,9 +102,20 @@ class PredictionStore:
         self._latest_monitoring: tuple[float, dict[str, Any] | None] | None = None
 
     @classmethod
-    def from_settings(cls, store: StoreSettings) -> PredictionStore:
-        """The store CHURNOPS_STORE_URL, CHURNOPS_SPOOL_DIR and CHURNOPS_STORE_{BATCH_SIZE,FLUSH_SECONDS,RETRY_SECONDS} describe."""
-        return cls(store.url, store.spool_dir, batch_size=store.batch_size, flush_seconds=store.flush_seconds, retry_seconds=store.retry_seconds)
+    def from_settings(cls, store: StoreSettings, acknowledged: bool = False) -> PredictionStore:
+        """The store CHURNOPS_STORE_URL, CHURNOPS_SPOOL_DIR and CHURNOPS_STORE_{BATCH_SIZE,FLUSH_SECONDS,RETRY_SECONDS} describe.
+
+        `acknowledged`: records are answered for (the API), so CHURNOPS_STORE_DURABILITY=durable puts them in the
+        write-ahead log first. Batch scoring answers for nothing before its own end, which flushes the store.
+        """
+        return cls(
+            store.url,
+            store.spool_dir,
+            batch_size=store.batch_size,
+            flush_seconds=store.flush_seconds,
+            retry_seconds=store.retry_seconds,
+            write_ahead=acknowledged and store.durability == "durable",
+        )
 
     # -- lifecycle --
 
@@ -105,6 +126,9 @@ class PredictionStore:
                 raise RuntimeError("this PredictionStore is closed; create a new one")
             if self._thread is not None:
                 return
+        if self._wal is not None:
+            self._recover_wal()
+            self._wal.open()
         self._load_spool()
         self._recover()
         self._thread = threading.Thread(target=self._run, name="churnops-store-writer", daemon=True)
@@ -124,6 +148,10 @@ class PredictionStore:
                 log.error("Prediction store writer did not finish within %.0fs; spooling what is still queued", timeout)
         self._drain_to_spool()
         self._spool_held()
+        if self._wal is not None:
+            with self._lock:
+                safe = not self._held and not self._queue
+            self._wal.close(completed=self._completed if safe else None)  # kept segments are replayed by the next start
         atexit.unregister(self.close)
         self._engine.dispose()
 
@@ -143,21 +171,38 @@ class PredictionStore:
 
     # -- the request path --
 
-    def record_predictions(self, records: Sequence[PredictionRecord]) -> None:
-        """Queue predictions for the writer; never blocks on the database."""
-        self._enqueue(records, [record.id for record in records])
+    def record_predictions(self, records: Sequence[PredictionRecord]) -> int:
+        """Queue predictions for the writer; never blocks on the database. Returns the ticket `durable` waits for."""
+        return self._acknowledged(records, self._enqueue(records, [record.id for record in records]))
 
-    def record_feedback(self, record: FeedbackRecord) -> None:
-        """Queue a feedback for the writer; never blocks on the database."""
-        self._enqueue([record], [])
+    def record_feedback(self, record: FeedbackRecord) -> int:
+        """Queue a feedback for the writer; never blocks on the database. Returns the ticket `durable` waits for."""
+        return self._acknowledged([record], self._enqueue([record], []))
 
     def record_requests(self, records: Sequence[RequestRecord]) -> None:
-        """Queue answered requests (for the service's latency and error figures)."""
+        """Queue answered requests (for the service's latency and error figures); not in the write-ahead log."""
         self._enqueue(records, [])
 
-    def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> None:
+    async def durable(self, ticket: int) -> None:
+        """Return once the records behind `ticket` survive a crash (WalError if the disk refused them)."""
+        if ticket and self._wal is not None:
+            await self._wal.wait_async(ticket)
+
+    def wait_durable(self, ticket: int, timeout: float = 30.0) -> None:
+        """`durable` for callers off the event loop."""
+        if ticket and self._wal is not None:
+            self._wal.wait(ticket, timeout)
+
+    def _acknowledged(self, records: Sequence[Record], position: int) -> int:
+        """Into the write-ahead log (durable mode) once queued; 0 when there is nothing to wait for."""
+        if self._wal is None or position == 0:
+            return 0
+        return self._wal.append(Rows.of(records), position)
+
+    def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> int:
+        """The store position of the last record queued (0: none, or written straight to the spool)."""
         if not records:
-            return
+            return 0
         with self._lock:
             self._pending_ids.update(prediction_ids)
             if not self._closed:
@@ -167,9 +212,10 @@ class PredictionStore:
                 self._enqueued += len(records)
                 if len(self._queue) == len(records) or len(self._queue) >= self._batch_size:
                     self._work.notify()
-                return
-        # Recorded after close (e.g. a request finishing during shutdown): straight to disk.
+                return self._enqueued
+        # Recorded after close (e.g. a request finishing during shutdown): straight to disk (fsync'd).
         self._spool_rows(Rows.of(records))
+        return 0
 
     # -- status --
 
@@ -304,6 +350,23 @@ class PredictionStore:
         if self._spooled:
             log.info("Prediction store spool %s holds %d records from before; replaying them", self._spool.folder, self._spooled)
 
+    def _recover_wal(self) -> None:
+        """Turn the write-ahead segments of processes that died into spool files, which the spool replay writes.
+
+        A segment's owner holds a lock on it while alive (wal.py), so a sibling worker's live segment is left alone.
+        """
+        for path, descriptor in take_over(self._wal_folder):
+            try:
+                rows = read_segment(path)
+                if rows:
+                    self._spool.write(rows)  # fsync'd before the segment goes
+                    log.info("Prediction store recovered %d records from the write-ahead log %s", len(rows), path.name)
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.error("Cannot recover the write-ahead log %s (%s); it is kept and retried at the next start", path, exc)
+            finally:
+                os.close(descriptor)
+
     # -- database --
 
     def _ensure_migrated(self) -> None:
@@ -426,6 +489,14 @@ class PredictionStore:
             with self._lock:
                 self._completed += len(records)
                 self._done.notify_all()
+            self._release_wal()
+
+    def _release_wal(self) -> None:
+        """Trim the write-ahead log up to what is in the database or the spool (not while batches are held in memory)."""
+        with self._lock:
+            completed, held = self._completed, bool(self._held)
+        if self._wal is not None and not held:
+            self._wal.release(completed)
 
     def _store(self, rows: Rows) -> None:
         """To the database while it answers, else to the spool (the retry loop finds out when it is back)."""

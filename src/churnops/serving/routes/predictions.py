@@ -26,6 +26,7 @@ from churnops.serving.guards import (
 from churnops.serving.invocations import InvocationsInputError, openapi_request_body, parse_payload
 from churnops.serving.schemas import BatchPrediction, ErrorBody, Explanation, InvocationsError, InvocationsResult, Prediction
 from churnops.serving.service import Service
+from churnops.store import WalError
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be read."},
@@ -52,7 +53,7 @@ def build_router(service: Service) -> APIRouter:
     async def predict(customer: Customer, service: ServiceDep) -> Response:  # type: ignore[valid-type]
         """Churn probability and label for one customer, at the served model's threshold."""
         record = customer.model_dump()  # type: ignore[attr-defined]
-        scored = service.predict([record], "predict")
+        scored = await service.predict([record], "predict")
         return _json(service.prediction_rows(scored, [record])[0])
 
     @router.post("/explain", response_model=Explanation, responses=UNAVAILABLE)
@@ -78,7 +79,7 @@ def build_router(service: Service) -> APIRouter:
         records = await run_in_threadpool(
             _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.api.max_batch_size
         )
-        scored = service.predict(records, "batch")
+        scored = await service.predict(records, "batch")
         rows = service.prediction_rows(scored, records)
         return _json({"model_name": scored.model.name, "model_version": scored.model.version, "count": len(rows), "predictions": rows})
 
@@ -99,7 +100,7 @@ def build_router(service: Service) -> APIRouter:
             records = await run_in_threadpool(parse_payload, body, request.headers.get("content-type"), Customer, service.settings.api.max_batch_size)
         except InvocationsInputError as error:
             return JSONResponse({"error_code": "BAD_REQUEST", "message": str(error)}, status_code=error.status_code)
-        scored = service.predict(records, "invocations")
+        scored = await service.predict(records, "invocations")
         rows = zip(scored.probabilities, scored.churn, strict=True)
         return _json({"predictions": [{"churn_probability": probability, "churn": churn} for probability, churn in rows]})
 
@@ -113,7 +114,7 @@ def build_router(service: Service) -> APIRouter:
                 if message["type"] == "websocket.disconnect":
                     return
                 text = message.get("text")
-                await websocket.send_json(_answer(service, Customer, text if text is not None else message.get("bytes") or b""))
+                await websocket.send_json(await _answer(service, Customer, text if text is not None else message.get("bytes") or b""))
         except WebSocketDisconnect:
             return
 
@@ -173,7 +174,7 @@ def _json(content: Any) -> Response:
     return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
 
 
-def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -> dict[str, Any]:
+async def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -> dict[str, Any]:
     """Every failure is an error object for this message: the connection stays open and nothing is stored."""
     limit = service.settings.api.max_body_bytes
     if len(message) > limit:
@@ -190,7 +191,9 @@ def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -
     except ValidationError as error:
         return {"error": "invalid customer", **public_errors(error.errors(include_url=False), with_input=False)}
     try:
-        scored = service.predict([record], "websocket")
+        scored = await service.predict([record], "websocket")
     except ModelUnavailable as error:
         return {"error": "model unavailable", "detail": str(error)}
+    except WalError as error:
+        return {"error": "not stored durably", "detail": str(error)}
     return service.prediction_rows(scored, [record])[0]
