@@ -44,7 +44,7 @@ test: env
 # Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
 # Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc; podman,
 # buildah, runc, catatonit (the pods' pause process) and debootstrap for the container tests (images built on a local Debian base), and
-# docker-registry (the CNCF Distribution registry) for the publish test.
+# docker-registry (the CNCF Distribution registry) for the publish test; wrk for benchmarks/serve.py.
 # Installs only what is missing (one apt-get update); does nothing when everything is there.
 SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver podman:podman buildah:buildah runc:runc \
 	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry wrk:wrk
