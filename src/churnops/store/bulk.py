@@ -163,7 +163,7 @@ def _sqlite_time(connection: Connection, value: datetime) -> Any:
 
 def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
     marks = ", ".join("?" for _ in COLUMNS)
-    statement = f"INSERT OR IGNORE INTO {PREDICTIONS.name} ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608 - fixed names
+    statement = f"INSERT OR IGNORE INTO {PREDICTIONS.name} ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608  # nosec B608 - fixed table and column names, no input
     connection.exec_driver_sql(statement, list(values))
 
 
@@ -192,7 +192,7 @@ def _postgres_copy(connection: Connection, text: str) -> None:
     finally:
         cursor.close()
     connection.exec_driver_sql(
-        f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608 - fixed names
+        f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608  # nosec B608 - fixed names
     )
     connection.exec_driver_sql(f"DROP TABLE {_COPY_TABLE}")  # a second batch in the same transaction creates it again
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404  # our own interpreter and CLI, with an argument list, never a shell
 import sys
 import tempfile
 import time
@@ -94,7 +94,7 @@ def run_local_workers(settings: Settings, name: str, study: optuna.Study, on_tri
 def start_worker(name: str, number: int, log: Path, environment: dict[str, str]) -> subprocess.Popen[bytes]:
     command: list[str] = [sys.executable, "-m", "churnops", "search-worker", "--study", name, "--number", str(number)]
     with log.open("wb") as output:
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)  # noqa: S603
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)  # noqa: S603  # nosec B603  # our interpreter and CLI, no shell
 
 
 def wait(
