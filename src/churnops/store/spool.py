@@ -51,7 +51,7 @@ class Spool:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
         return final
 
     def read(self, path: Path) -> Rows:
@@ -84,7 +84,7 @@ class Spool:
         log.error("Spool file %s cannot be read (%s); moved to %s", path, reason, target)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (a no-op where directories cannot be opened)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from churnops.errors import StoreError
 from churnops.store.rows import Rows
+from churnops.store.spool import fsync_folder
 
 log = logging.getLogger("churnops.store")
 
@@ -249,7 +250,7 @@ class WriteAheadLog:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             final = self.folder / name
             temp.replace(final)
-            _fsync_folder(self.folder)
+            fsync_folder(self.folder)
         except BaseException:
             os.close(descriptor)
             temp.unlink(missing_ok=True)
@@ -332,17 +333,3 @@ def _write_all(descriptor: int, data: bytes) -> None:
     while view:
         written = os.write(descriptor, view)
         view = view[written:]
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a new name durable (a no-op where directories cannot be opened)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
