@@ -442,3 +442,22 @@ def test_a_bare_postgresql_url_uses_the_driver_that_is_installed(monkeypatch: py
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real_find_spec(name, *a))
     assert engine._parse_url("postgresql://u:p@db:5432/store").drivername == "postgresql+psycopg2"
     assert engine._parse_url("postgresql+psycopg://u:p@db/store").drivername == "postgresql+psycopg"  # an explicit driver stays
+
+
+def test_predictions_built_as_rows_equal_the_rows_of_the_same_records() -> None:
+    """The API's path (Rows.of_predictions, no object per prediction) stores what record objects store."""
+    from churnops.store.rows import Rows  # noqa: PLC0415 - the store's internal row form
+
+    now = datetime.now(UTC)
+    features = [{"tenure": 3, "MonthlyCharges": 70.5, "Contract": "One year", "TotalCharges": None}, {"odd": float("nan"), "n": 2}]
+    ids = [uuid.uuid4().hex for _ in features]
+    records = [
+        PredictionRecord(key, now, "m", "7", customer, probability, probability >= 0.4, 0.4, 1.5, "batch", "req-1")
+        for key, customer, probability in zip(ids, features, [0.25, 0.75], strict=True)
+    ]
+    built = Rows.of_predictions(
+        ids, now, features, [0.25, 0.75], [False, True], model_name="m", model_version="7", threshold=0.4, latency_ms=1.5, endpoint="batch", request_id="req-1"
+    )
+    assert built.tables == Rows.of(records).tables
+    assert built.tables["predictions"][1]["features"] == {"odd": None, "n": 2}  # NaN is stored as null either way
+    assert list(Rows.from_lines(built.to_lines()).items()) == list(built.items())  # and through the spool/log format unchanged

@@ -53,9 +53,14 @@ def strict_loads(data: bytes | bytearray | memoryview | str) -> Any:
     Raises `json.JSONDecodeError` (orjson's error is a subclass), which FastAPI answers with 422.
     """
     value = orjson.loads(data)
+    check_depth(value)
+    return value
+
+
+def check_depth(value: Any) -> None:
+    """The nesting half of `strict_loads`, for a value orjson parsed (orjson does the rest)."""
     if _nests_deeper_than(value, MAX_JSON_DEPTH):
         raise json.JSONDecodeError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels", "", 0)
-    return value
 
 
 def _nests_deeper_than(value: Any, limit: int) -> bool:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from churnops.store.bulk import PredictionColumns, features_json
-from churnops.store.records import PredictionRecord, new_prediction_ids
+from churnops.store.records import new_prediction_ids
+from churnops.store.rows import Rows
 from churnops.store.writer import PredictionStore
 
 
@@ -67,23 +68,20 @@ def score_and_record(
         scores = model.score(chunk)
         latency_ms = (time.perf_counter() - started) * 1000
         probabilities[start : start + len(chunk)] = scores
-        ticket = store.record_predictions(
-            [
-                PredictionRecord(
-                    id=ids[start + row],
-                    created_at=created_at,
-                    model_name=model.name,
-                    model_version=model.version,
-                    features=customer,
-                    probability=float(scores[row]),
-                    label=bool(scores[row] >= model.threshold),
-                    threshold=model.threshold,
-                    latency_ms=latency_ms,
-                    endpoint=endpoint,
-                    request_id=request_id,
-                )
-                for row, customer in enumerate(chunk)
-            ]
+        ticket = store.record_prediction_rows(
+            Rows.of_predictions(
+                ids[start : start + len(chunk)],
+                created_at,
+                chunk,
+                scores.tolist(),
+                (scores >= model.threshold).tolist(),
+                model_name=model.name,
+                model_version=model.version,
+                threshold=model.threshold,
+                latency_ms=latency_ms,
+                endpoint=endpoint,
+                request_id=request_id,
+            )
         )
         if on_rows is not None:
             on_rows(start + len(chunk), total)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from churnops.store.records import FeedbackRecord, PredictionRecord, Record, RequestRecord
 from churnops.store.schema import FEEDBACK, PREDICTIONS, REQUESTS, as_utc
@@ -33,6 +35,19 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _safe_features(features: Any) -> dict[str, Any]:
+    """`_json_safe` of a features dict; the common case (plain scalars, finite floats) in one cheap pass."""
+    values = features.values()
+    if all(type(value) in _PLAIN or (type(value) is float and math.isfinite(value)) for value in values) and all(
+        type(key) is str for key in features
+    ):
+        return dict(features)
+    return _json_safe(dict(features))  # type: ignore[no-any-return]
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -46,7 +61,7 @@ _COLUMN_VALUE: dict[str, Callable[[Any], Any]] = {
     "bool": bool,
     "int": int,
     "datetime": as_utc,
-    "dict[str, Any]": lambda features: _json_safe(dict(features)),
+    "dict[str, Any]": _safe_features,
 }
 # Each record type's table. The order is the insert order.
 _TABLE_OF: dict[type, str] = {PredictionRecord: "predictions", FeedbackRecord: "feedback", RequestRecord: "requests"}
@@ -86,6 +101,56 @@ class Rows:
         return rows
 
     @classmethod
+    def of_predictions(  # noqa: PLR0913 - one argument per stored column
+        cls,
+        ids: Sequence[str],
+        created_at: datetime,
+        features: Iterable[dict[str, Any]],
+        probabilities: Iterable[float],
+        labels: Iterable[bool],
+        *,
+        model_name: str,
+        model_version: str,
+        threshold: float,
+        latency_ms: float,
+        endpoint: str,
+        request_id: str | None,
+    ) -> Rows:
+        """What `of` gives for the same PredictionRecords, without an object per prediction (the API's batches)."""
+        at = as_utc(created_at)
+        name, version, cutoff, latency = str(model_name), str(model_version), float(threshold), float(latency_ms)
+        rows = [
+            {
+                "id": key,
+                "created_at": at,
+                "model_name": name,
+                "model_version": version,
+                "features": _safe_features(customer),
+                "probability": float(probability),
+                "label": bool(label),
+                "threshold": cutoff,
+                "latency_ms": latency,
+                "endpoint": endpoint,
+                "request_id": request_id,
+            }
+            for key, customer, probability, label in zip(ids, features, probabilities, labels, strict=True)
+        ]
+        return cls.single("predictions", rows)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(table, row) pairs, in insert order: what the writer's queue holds."""
+        for table, rows in self.tables.items():
+            for row in rows:
+                yield table, row
+
+    @classmethod
+    def of_items(cls, items: Iterable[tuple[str, dict[str, Any]]]) -> Rows:
+        rows = cls()
+        for table, row in items:
+            rows.tables[table].append(row)
+        return rows
+
+    @classmethod
     def single(cls, table: str, rows: list[dict[str, Any]]) -> Rows:
         batch = cls()
         batch.tables[table] = rows
@@ -100,9 +165,12 @@ class Rows:
                 yield Rows.single(table, rows[start : start + size])
 
     def to_lines(self) -> Iterator[str]:
-        for table, rows in self.tables.items():
-            for row in rows:
-                yield json.dumps({"table": table, "row": row}, default=_encode_json, separators=(",", ":"))
+        for table, row in self.items():
+            yield _line(table, row).decode()
+
+    def to_payload(self) -> bytes:
+        """JSON Lines as bytes, newline-terminated (a write-ahead frame's payload)."""
+        return b"".join(_line(table, row) + b"\n" for table, row in self.items())
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> Rows:
@@ -116,6 +184,11 @@ class Rows:
             row[column] = datetime.fromisoformat(row[column])
             rows.tables[table].append(row)
         return rows
+
+
+def _line(table: str, row: dict[str, Any]) -> bytes:
+    """orjson writes times as isoformat() does (from_lines reads them back with fromisoformat)."""
+    return orjson.dumps({"table": table, "row": row}, default=_encode_json)
 
 
 def _encode_json(value: Any) -> Any:

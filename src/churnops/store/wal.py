@@ -130,7 +130,7 @@ class WriteAheadLog:
 
     def append(self, rows: Rows, position: int) -> int:
         """Buffer `rows` (the store's records up to `position`) for the next group commit; returns the ticket to wait for."""
-        payload = "".join(line + "\n" for line in rows.to_lines()).encode()
+        payload = rows.to_payload()
         frame = FRAME.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
             if self._closing or self._current is None:

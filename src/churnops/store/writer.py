@@ -79,7 +79,7 @@ class PredictionStore:
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._done = threading.Condition(self._lock)
-        self._queue: deque[Record] = deque()
+        self._queue: deque[tuple[str, dict[str, Any]]] = deque()  # (table, row): converted once, for the log and the writer
         self._oldest_at = 0.0  # when the oldest queued record arrived (monotonic)
         self._enqueued = 0
         self._completed = 0
@@ -173,11 +173,11 @@ class PredictionStore:
 
     def record_predictions(self, records: Sequence[PredictionRecord]) -> int:
         """Queue predictions for the writer; never blocks on the database. Returns the ticket `durable` waits for."""
-        return self._acknowledged(records, self._enqueue(records, [record.id for record in records]))
+        return self._acknowledged(*self._enqueue(records, [record.id for record in records]))
 
     def record_feedback(self, record: FeedbackRecord) -> int:
         """Queue a feedback for the writer; never blocks on the database. Returns the ticket `durable` waits for."""
-        return self._acknowledged([record], self._enqueue([record], []))
+        return self._acknowledged(*self._enqueue([record], []))
 
     def record_requests(self, records: Sequence[RequestRecord]) -> None:
         """Queue answered requests (for the service's latency and error figures); not in the write-ahead log."""
@@ -193,29 +193,38 @@ class PredictionStore:
         if ticket and self._wal is not None:
             self._wal.wait(ticket, timeout)
 
-    def _acknowledged(self, records: Sequence[Record], position: int) -> int:
+    def _acknowledged(self, rows: Rows, position: int) -> int:
         """Into the write-ahead log (durable mode) once queued; 0 when there is nothing to wait for."""
         if self._wal is None or position == 0:
             return 0
-        return self._wal.append(Rows.of(records), position)
+        return self._wal.append(rows, position)
 
-    def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> int:
-        """The store position of the last record queued (0: none, or written straight to the spool)."""
-        if not records:
-            return 0
+    def record_prediction_rows(self, rows: Rows) -> int:
+        """`record_predictions` for predictions already built as rows (`Rows.of_predictions`: the API's path)."""
+        return self._acknowledged(*self._enqueue_rows(rows, rows.prediction_ids()))
+
+    def _enqueue(self, records: Sequence[Record], prediction_ids: list[str]) -> tuple[Rows, int]:
+        """The records as rows (converted once: the write-ahead log and the writer share them), and the
+        store position of the last one queued (0: none, or written straight to the spool)."""
+        return self._enqueue_rows(Rows.of(records), prediction_ids)
+
+    def _enqueue_rows(self, rows: Rows, prediction_ids: list[str]) -> tuple[Rows, int]:
+        count = len(rows)
+        if not count:
+            return rows, 0
         with self._lock:
             self._pending_ids.update(prediction_ids)
             if not self._closed:
                 if not self._queue:
                     self._oldest_at = time.monotonic()
-                self._queue.extend(records)
-                self._enqueued += len(records)
-                if len(self._queue) == len(records) or len(self._queue) >= self._batch_size:
+                self._queue.extend(rows.items())
+                self._enqueued += count
+                if len(self._queue) == count or len(self._queue) >= self._batch_size:
                     self._work.notify()
-                return self._enqueued
+                return rows, self._enqueued
         # Recorded after close (e.g. a request finishing during shutdown): straight to disk (fsync'd).
-        self._spool_rows(Rows.of(records))
-        return 0
+        self._spool_rows(rows)
+        return rows, 0
 
     # -- status --
 
@@ -452,7 +461,7 @@ class PredictionStore:
             except Exception:
                 log.exception("Prediction store writer hit an unexpected error; it carries on")
 
-    def _next_batch(self) -> list[Record] | None:
+    def _next_batch(self) -> list[tuple[str, dict[str, Any]]] | None:
         """Wait for work: a due batch, or [] when a retry is due; None once stopped and drained."""
         with self._lock:
             while True:
@@ -480,14 +489,12 @@ class PredictionStore:
             wake_at = min(wake_at, self._next_retry)
         return max(wake_at - now, 0.001)
 
-    def _process(self, records: list[Record]) -> None:
+    def _process(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         try:
-            rows = Rows.of(records)
-            if rows:
-                self._store(rows)
+            self._store(Rows.of_items(items))
         finally:
             with self._lock:
-                self._completed += len(records)
+                self._completed += len(items)
                 self._done.notify_all()
             self._release_wal()
 
@@ -555,16 +562,16 @@ class PredictionStore:
     def _drain_to_spool(self) -> None:
         """Spool whatever is still queued (no writer running, or it is stuck on the database)."""
         with self._lock:
-            records = list(self._queue)
+            items = list(self._queue)
             self._queue.clear()
-        if not records:
+        if not items:
             return
         try:
-            for rows in Rows.of(records).chunks(self._batch_size):
+            for rows in Rows.of_items(items).chunks(self._batch_size):
                 self._spool_rows(rows)
         finally:
             with self._lock:
-                self._completed += len(records)
+                self._completed += len(items)
                 self._done.notify_all()
 
     def _spool_held(self) -> None:

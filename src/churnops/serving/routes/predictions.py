@@ -6,6 +6,7 @@
 import json
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -13,11 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from churnops.model.served import ModelUnavailable
+from churnops.serving.batch_validation import BatchValidator
 from churnops.serving.deps import ServiceDep
 from churnops.serving.guards import (
     MAX_REPORTED_ERRORS,
     BoundedValidationError,
     StrictJSONRoute,
+    check_depth,
     is_json_content_type,
     json_body_error,
     public_errors,
@@ -45,6 +48,7 @@ def build_router(service: Service) -> APIRouter:
     router = APIRouter(tags=["predictions"], route_class=StrictJSONRoute)
     Customer = service.customer_model  # noqa: N806 - a class
     BatchRequest = service.batch_model  # noqa: N806
+    batch_validator = BatchValidator(service.contract)
 
     # The prediction endpoints return ready JSON: the rows are built by our own code, and re-validating
     # them against response_model costs more than scoring (about 14 ms per 1000 rows). The declared
@@ -77,7 +81,7 @@ def build_router(service: Service) -> APIRouter:
         """Predictions for up to `max_batch_size` customers, in the order sent."""
         body = await request.body()
         records = await run_in_threadpool(
-            _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.api.max_batch_size
+            _batch_records, body, request.headers.get("content-type"), BatchRequest, Customer, service.settings.api.max_batch_size, batch_validator
         )
         scored = await service.predict(records, "batch")
         rows = service.prediction_rows(scored, records)
@@ -129,28 +133,54 @@ def _request_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _batch_records(
-    body: bytes, content_type: str | None, batch_model: type[BaseModel], customer_model: type[BaseModel], max_customers: int
+    body: bytes,
+    content_type: str | None,
+    batch_model: type[BaseModel],
+    customer_model: type[BaseModel],
+    max_customers: int,
+    batch_validator: BatchValidator | None = None,
 ) -> list[dict[str, Any]]:
     """What FastAPI does for a typed body (strict JSON, then the model; errors as its 422), run in a worker thread.
 
-    Customers are validated one at a time: one pydantic call over the whole list would hold the GIL,
+    A batch of plain, valid customers is validated column by column (batch_validation.py, about 20x faster);
+    any other is validated one customer at a time: one pydantic call over the whole list would hold the GIL,
     and with it the event loop, for as long as the whole batch takes.
     """
-    if not body:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
-    payload: Any = body
-    if is_json_content_type(content_type):
-        try:
-            payload = strict_loads(body)
-        except json.JSONDecodeError as error:
-            raise json_body_error(error) from None
+    payload = _parsed(body, content_type)
     customers = payload.get("customers") if isinstance(payload, dict) and payload.keys() == {"customers"} else None
     if not isinstance(customers, list) or not 1 <= len(customers) <= max_customers:
+        _check_depth(payload)
         try:  # the envelope is wrong: the batch model says how, and fast (a too-long list fails before its items are read)
             batch = batch_model.model_validate(payload)
         except ValidationError as error:
             raise RequestValidationError(_body_errors(error, ())) from None
         return [customer.model_dump() for customer in batch.customers]  # type: ignore[attr-defined]
+    if batch_validator is not None and (plain := batch_validator.validate(customers)) is not None:
+        return plain  # every value a scalar: nothing nests too deep
+    _check_depth(payload)
+    return _validated_one_by_one(customers, customer_model)
+
+
+def _parsed(body: bytes, content_type: str | None) -> Any:
+    """The JSON body as orjson reads it (the nesting is checked only where it can matter); other bodies as bytes, for the model to refuse."""
+    if not body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    if not is_json_content_type(content_type):
+        return body
+    try:
+        return orjson.loads(body)
+    except json.JSONDecodeError as error:
+        raise json_body_error(error) from None
+
+
+def _check_depth(payload: Any) -> None:
+    try:
+        check_depth(payload)
+    except json.JSONDecodeError as error:
+        raise json_body_error(error) from None
+
+
+def _validated_one_by_one(customers: list[Any], customer_model: type[BaseModel]) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     total = 0
@@ -171,7 +201,7 @@ def _body_errors(error: ValidationError, prefix: tuple[str | int, ...]) -> list[
 
 
 def _json(content: Any) -> Response:
-    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+    return Response(orjson.dumps(content), media_type="application/json")
 
 
 async def _answer(service: Service, customer: type[BaseModel], message: str | bytes) -> dict[str, Any]:
