@@ -63,7 +63,8 @@ def main() -> None:
         ids = pd.read_parquet(local.output).set_index("customerID")["churn_probability"]
         spark_ids = pd.read_parquet(ours.output).set_index("customerID")["churn_probability"]
         difference = float(np.abs(spark_ids - ids.reindex(spark_ids.index).to_numpy()).max())
-        assert local.rows == ours.rows == stored.rows == stored.stored == args.rows
+        if not local.rows == ours.rows == stored.rows == stored.stored == args.rows:
+            sys.exit(f"rows: local {local.rows}, spark {ours.rows}, spark --store {stored.rows} (stored {stored.stored}); expected {args.rows}")
 
         print(f"\n{args.rows} customers; Spark {args.master}, {ours.partitions} partitions; session start {session_seconds:.1f} s (not counted)")
         base = args.rows / timings["local (validate, score, store, Parquet)"]
