@@ -44,13 +44,17 @@ test: env
 # Debian packages the tests run, as command:package: prometheus (prometheus + promtool) for the
 # Prometheus config tests; chromium + chromium-driver for the browser test of /docs and /redoc; podman,
 # buildah, runc, catatonit (the pods' pause process) and debootstrap for the container tests (images built on a local Debian base), and
-# docker-registry (the CNCF Distribution registry) for the publish test; wrk for benchmarks/serve.py.
+# docker-registry (the CNCF Distribution registry) for the publish test; wrk for benchmarks/serve.py; the PostgreSQL
+# JDBC driver for `churnops score --engine spark --store` (a jar, not a command: a pair whose first part is an
+# absolute path is checked for that file), and Java 17 for pyspark.
 # Installs only what is missing (one apt-get update); does nothing when everything is there.
 SYSTEM_DEPS := promtool:prometheus chromium:chromium chromedriver:chromium-driver podman:podman buildah:buildah runc:runc \
-	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry wrk:wrk
+	catatonit:catatonit debootstrap:debootstrap docker-registry:docker-registry wrk:wrk \
+	java:openjdk-17-jre-headless /usr/share/java/postgresql.jar:libpostgresql-jdbc-java
 
 system-deps:
-	@missing=$$(for pair in $(SYSTEM_DEPS); do command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done); \
+	@missing=$$(for pair in $(SYSTEM_DEPS); do need=$${pair%%:*}; \
+		case $$need in /*) [ -e "$$need" ] ;; *) command -v $$need >/dev/null 2>&1 ;; esac || echo $${pair#*:}; done); \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		echo "system-deps: installing" $$missing; \

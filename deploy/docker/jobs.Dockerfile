@@ -1,5 +1,5 @@
 # The training and jobs image: every churnops command (pipeline, monitor, score, schedule) with all
-# optional groups, plus the full MLflow (its `mlflow server` runs the stack's tracking server).
+# optional groups but llm and spark (no model file, no Java), plus the full MLflow (its `mlflow server` runs the stack's tracking server).
 # Build from the repository root:
 #   docker build -f deploy/docker/jobs.Dockerfile -t churnops-jobs .     (or: make image)
 #   docker run --rm churnops-jobs pipeline --dataset telco --data /data/telco.csv
@@ -19,7 +19,7 @@ WORKDIR /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=/src/uv.lock \
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
-    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-install-project --python python3 \
+    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-extra spark --no-install-project --python python3 \
  && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/churnops/lib
 COPY pyproject.toml uv.lock /src/
@@ -27,7 +27,7 @@ COPY src /src/src
 # The package's metadata names README.md; a stub keeps documentation edits from rebuilding the image.
 RUN echo "churnops: see the project's README" > /src/README.md
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-editable --python python3 \
+    /opt/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-extra spark --no-editable --python python3 \
  && python3 -m compileall -q /opt/churnops/lib/python3.11/site-packages/churnops
 
 FROM ${BASE_IMAGE}

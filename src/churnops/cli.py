@@ -798,13 +798,36 @@ def performance_note(performance: dict[str, Any], min_labelled: int) -> str:
 
 
 @app.command()
-def score(
+def score(  # noqa: PLR0913, PLR0917 - typer: one parameter per command-line option
     input_file: Annotated[
-        str | None, typer.Option("--input", help="Customers CSV (path or URL); default CHURNOPS_BATCH_INPUT, else the training data.")
+        str | None,
+        typer.Option(
+            "--input",
+            help="Customers CSV (path or URL); with --engine spark also Parquet (file or folder). "
+            "Default CHURNOPS_BATCH_INPUT, else the training data.",
+        ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Parquet file to write (default .churnops/batch/<input>-scored-<time>.parquet).")
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Parquet file to write (default .churnops/batch/<input>-scored-<time>.parquet); with --engine spark a new folder of part files.",
+        ),
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local: this process (validates, scores and stores every row); spark: on Spark (needs the spark extra).")
+    ] = "local",
+    master: Annotated[
+        str | None, typer.Option("--master", help="With --engine spark: the Spark master (default CHURNOPS_SPARK_MASTER, local[*]).")
+    ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="With --engine spark: also append every prediction to the prediction store (PostgreSQL over JDBC from the executors, "
+            "SQLite through the driver). The local engine always stores.",
+        ),
+    ] = False,
     store_url: StoreUrlOption = None,
     tracking_uri: TrackingOption = None,
     model_name: ModelNameOption = None,
@@ -812,7 +835,15 @@ def score(
     as_json: JsonOption = False,
 ) -> None:
     """Batch scoring: score a file of customers with the champion; predictions to the store and a Parquet file."""
-    _check(lambda: _check_source(input_file), lambda: _check_output(output), lambda: _check_contract(dataset))
+    if engine == "spark":
+        _score_on_spark(input_file, output, master, store, store_url, tracking_uri, model_name, dataset, as_json)
+        return
+    _check(
+        lambda: _check_engine(engine, master, store),
+        lambda: _check_source(input_file),
+        lambda: _check_output(output),
+        lambda: _check_contract(dataset),
+    )
     settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
     _check(lambda: _check_chosen(settings, settings.batch.input))
     from churnops.batch_scoring import score_batch
@@ -829,9 +860,72 @@ def score(
     out.print(f"wrote {result.output}; predictions stored in {settings.store.url}{spooled}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
 
 
+def _score_on_spark(  # noqa: PLR0913, PLR0917 - the score command's options, passed on
+    input_file: str | None,
+    output: Path | None,
+    master: str | None,
+    store: bool,
+    store_url: str | None,
+    tracking_uri: str | None,
+    model_name: str | None,
+    dataset: Path | None,
+    as_json: bool,
+) -> None:
+    _check(lambda: _check_spark_source(input_file), lambda: _check_spark_output(output), lambda: _check_contract(dataset))
+    settings = _run(lambda: _settings(store_url=store_url, tracking_uri=tracking_uri, model_name=model_name, dataset=dataset))
+    _check(lambda: _check_spark_source(settings.batch.input))
+    if "dataset" in settings.model_fields_set:
+        _check(lambda: _check_contract(settings.dataset))
+    from churnops.spark.scoring import score_on_spark
+
+    result = _with_progress(
+        sys.stderr.isatty() or not as_json,
+        lambda progress: score_on_spark(settings, input_file, output, store=store, master=master, progress=progress),
+    )
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    out.print(
+        f"scored {result.rows} customers on Spark ({result.master}, {result.partitions} partitions) with {result.model_name} "
+        f"v{result.model_version} ({result.inference}): {result.predicted_churners} predicted to churn ({result.churn_rate:.1%}), "
+        f"mean probability {result.mean_probability:.3f}"
+    )
+    if result.stored:
+        how = "over JDBC" if result.store_path == "jdbc" else "through the driver"
+        spooled = f"; {result.spooled} wait in the spool (store unreachable)" if result.spooled else ""
+        stored = f"; {result.stored} predictions stored in {settings.store.url} {how}{spooled}"
+    else:
+        stored = "; predictions not stored (pass --store to append them to the prediction store)"
+    out.print(f"wrote the Parquet folder {result.output}{stored}; MLflow run {result.run_id}; took {result.seconds:.1f} s")
+
+
+def _check_engine(engine: str, master: str | None, store: bool) -> None:
+    if engine != "local":
+        raise ConfigError(f"Engine '{engine}' is not one churnops has: use --engine local (default) or --engine spark.")
+    if master is not None or store:
+        raise ConfigError("--master and --store are options of --engine spark; the local engine always stores every prediction.")
+
+
 def _check_output(output: Path | None) -> None:
     if output is not None and output.suffix != ".parquet":
         raise ConfigError(f"Output '{output}' must be a .parquet file (e.g. --output scored.parquet).")
+
+
+def _check_spark_source(source: str | None) -> None:
+    """As _check_source, but Spark also reads a folder of Parquet files."""
+    if source is not None and Path(source).expanduser().is_dir():
+        return
+    _check_source(source)
+
+
+def _check_spark_output(output: Path | None) -> None:
+    """Spark writes a folder of Parquet part files, and never over something that is there."""
+    if output is None:
+        return
+    if output.is_file():
+        raise ConfigError(f"Output '{output}' is a file; Spark writes a folder of Parquet part files. Pass a new folder, e.g. --output scored/")
+    if output.exists():
+        raise ConfigError(f"Output folder '{output}' exists already. Pass a new folder (--output), or remove it first.")
 
 
 @app.command()
@@ -1259,6 +1353,8 @@ OPTIONAL_MODULES = {
     "streamlit": "ui",
     "altair": "ui",
     "llama_cpp": "llm",
+    "pyspark": "spark",
+    "py4j": "spark",
     "vaderSentiment": "llm",
 }
 

@@ -254,6 +254,17 @@ class BatchSettings(SettingsGroup):
         None, alias="batch_input", description="CSV (path or URL) of customers the scheduled batch scoring scores; None: the training data."
     )
     output_dir: Path = Field(Path(".churnops/batch"), alias="batch_output_dir", description="Where batch scoring writes its Parquet files.")
+    spark_master: str = Field(
+        "local[*]",
+        alias="spark_master",
+        description="Spark master for `churnops score --engine spark` (--master): local[*] runs in this process's JVM on every core; "
+        "spark://host:7077, yarn, k8s://... for a cluster (its executors need churnops and the input path).",
+    )
+    spark_jdbc_jar: Path = Field(
+        Path("/usr/share/java/postgresql.jar"),
+        alias="spark_jdbc_jar",
+        description="PostgreSQL JDBC driver jar Spark appends predictions with (--store on a PostgreSQL store); Debian's libpostgresql-jdbc-java.",
+    )
 
 
 class ScheduleSettings(SettingsGroup):

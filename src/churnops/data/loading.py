@@ -69,10 +69,33 @@ class Customers:
 def load_customers(path: str | Path, contract: DatasetContract, source: str | None = None) -> Customers:
     """Load a file of customers to score (batch scoring): the contract's columns without the target."""
     path = Path(path)
-    validated = _read_and_validate(path, contract, contract.input_columns)
+    return validate_customer_rows(_read_csv(path), contract, path, source=source)
+
+
+def validate_customer_rows(
+    rows: pd.DataFrame, contract: DatasetContract, path: str | Path, unit: str = "line", source: str | None = None
+) -> Customers:
+    """Customers as text cells (blanks missing; index = line number in `path`, or row position with unit="row") -> validated.
+
+    What `load_customers` does once the file is read; Spark's batch scoring (spark/partitions.py) validates each
+    partition with it, so a bad row gives the same error (file, column, line, what to do) on either engine.
+    """
+    origin = _Origin(f"Data file '{path}'", unit)
+    _check_columns(rows, contract, origin, contract.input_columns)
+    validated = _validate(_apply_encodings(rows, contract), contract, origin, contract.input_columns)
     features = to_model_frame(validated[contract.feature_columns], contract)
     ids = validated[contract.id_column].astype(object) if contract.id_column else None
     return Customers(features=features, ids=ids, source=source or str(path))
+
+
+def check_customer_columns(columns: list[str], contract: DatasetContract, path: str | Path) -> None:
+    """The columns a file of customers to score must have, checked from its header (or schema) alone."""
+    _check_columns(pd.DataFrame(columns=columns), contract, _Origin.file(Path(path)), contract.input_columns)
+
+
+def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed values (a Parquet file's) as the CSV reader gives cells: stripped text, None for missing."""
+    return pd.DataFrame({str(name): _as_text(frame[name]) for name in frame.columns}, index=frame.index)
 
 
 def _read_and_validate(path: Path, contract: DatasetContract, required: list[str]) -> pd.DataFrame:
@@ -169,21 +192,62 @@ def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
         text = content.decode("utf-8-sig")  # also strips a UTF-8 byte-order mark
     except UnicodeDecodeError as error:
         raise DataError(f"Data file '{path}' is not UTF-8 text (byte {error.start}). Re-export it as a UTF-8 CSV.") from error
-    header = text.splitlines()[0]
-    delimiter = max(DELIMITERS, key=header.count)
-    try:
-        # Blank lines are read (as empty rows, dropped below) so that the index stays the file's line number.
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
-    except (pd.errors.ParserError, ValueError) as error:
-        raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
-    frame.columns = [str(column).strip() for column in frame.columns]
-    frame = frame.apply(lambda column: column.str.strip())
-    frame = frame.mask(frame == "")  # blank cells are missing values
+    frame = _text_frame(text, path)
     frame.index = frame.index + 2  # index = line number in the file (line 1 is the header)
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"Data file '{path}' has a header but no data rows.")
     return frame
+
+
+def _text_frame(text: str, path: Path) -> pd.DataFrame:
+    """CSV text (header first) -> stripped text cells, blanks missing, one row per line after the header (blank lines too)."""
+    header = text.splitlines()[0]
+    delimiter = max(DELIMITERS, key=header.count)
+    try:
+        # Blank lines are read (as empty rows, dropped by the callers) so that rows stay aligned with the file's lines.
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
+    frame.columns = [str(column).strip() for column in frame.columns]
+    frame = frame.apply(lambda column: column.str.strip())
+    return frame.mask(frame == "")  # blank cells are missing values
+
+
+def read_csv_head(content: bytes, path: str | Path) -> str:
+    """The header line of a CSV from the file's first bytes, with the checks `load_customers` makes of the whole file
+    (empty, binary, not UTF-8): for readers that parse the rest line by line (spark/partitions.py)."""
+    path = Path(path)
+    if not content.strip():
+        raise DataError(f"Data file '{path}' is empty. Expected a CSV with a header row and one row per customer.")
+    if b"\x00" in content[:8192]:
+        raise DataError(f"Data file '{path}' is not a CSV: it contains binary data. Export the table as CSV (comma or semicolon separated).")
+    first = content.split(b"\n", 1)[0]
+    try:
+        return first.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError as error:
+        raise DataError(f"Data file '{path}' is not UTF-8 text (byte {error.start}). Re-export it as a UTF-8 CSV.") from error
+
+
+def header_columns(header: str, path: str | Path) -> list[str]:
+    """The column names of a CSV header line, as `load_customers` reads them."""
+    return list(_text_frame(header + "\n", Path(path)).columns)
+
+
+def parse_csv_lines(header: str, lines: list[str], line_numbers: list[int], path: str | Path) -> pd.DataFrame:
+    """Some lines of a CSV file (not its header) -> text cells as `load_customers` reads them; index = each line's number.
+
+    Blank lines are dropped. A quoted field spanning lines cannot be read line by line: that is a DataError.
+    """
+    path = Path(path)
+    frame = _text_frame(header + "\n" + "\n".join(lines) + "\n", path)
+    if len(frame) != len(lines):
+        raise DataError(
+            f"Data file '{path}' has a quoted field that spans lines (near line {line_numbers[0]}), which a reader that splits the "
+            "file by lines cannot take. Score it with `churnops score` (the local engine) or convert it to Parquet."
+        )
+    frame.index = pd.Index(line_numbers)
+    return frame.dropna(how="all")
 
 
 @dataclass(frozen=True)

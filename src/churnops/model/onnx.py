@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from churnops.data.contract import DatasetContract
 from churnops.errors import ChurnopsError
+
+if TYPE_CHECKING:  # scoring needs no scikit-learn import (a Spark worker imports this module: seconds saved per worker)
+    from sklearn.pipeline import Pipeline
 
 # Opset 19 is the first where Equal accepts strings (count_equal features); ai.onnx.ml 3 for trees.
 TARGET_OPSET = {"": 19, "ai.onnx.ml": 3}
