@@ -8,11 +8,13 @@ by side: comments/s, p50 latency, JSON validity, sentiment and churn-risk accura
 recall and F1, with the LLM/baseline ratio of each, and the accuracy by style and language.
 
     uv run python benchmarks/comments.py [--limit N] [--model-file other.gguf --model-name gemma3:270m]
+    uv run python benchmarks/comments.py --ollama-host http://gpu-box:11434 --model-name qwen2.5:3b   # a real Ollama
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N labelled comments")
     parser.add_argument("--model-file", type=Path, default=None, help="GGUF file for churnops llm serve (default: SmolLM2-135M)")
     parser.add_argument("--model-name", default="smollm2:135m")
+    parser.add_argument("--ollama-host", default=None, help="measure a running Ollama server (its --model-name), not churnops llm serve")
     args = parser.parse_args()
 
     frame = load_evaluation_set()
@@ -82,18 +85,21 @@ def main() -> None:
     settings = Settings(
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         artifact_location=str(folder / "mlartifacts"),
-        ollama_host=f"http://127.0.0.1:{port}",
+        ollama_host=args.ollama_host or f"http://127.0.0.1:{port}",
         llm_model=args.model_name,
         llm_port=port,
         llm_model_file=args.model_file,
     )
     environment = {**os.environ, **settings.as_environment()}
     command = [sys.executable, "-m", "churnops", "llm", "serve", "--port", str(port)]
-    print(
-        f"{len(texts)} labelled comments; model {args.model_name} ({args.model_file or 'SmolLM2-135M-Instruct Q4_1'}) on {os.cpu_count()} cores",
-        flush=True,
+    served_by = args.ollama_host or f"churnops llm serve, {args.model_file or 'SmolLM2-135M-Instruct Q4_1'}, {os.cpu_count()} cores"
+    print(f"{len(texts)} labelled comments; model {args.model_name} ({served_by})", flush=True)
+    server = (
+        contextlib.nullcontext()
+        if args.ollama_host
+        else server_process(command, port, folder / "llm.log", timeout=120, stop_timeout=20, env=environment, health="/api/version")
     )
-    with server_process(command, port, folder / "llm.log", timeout=120, stop_timeout=20, env=environment, health="/api/version"):
+    with server:
         connect(settings)
         ensure_experiment(settings, settings.comments.experiment)
         analyzer = Analyzer(settings)

@@ -399,6 +399,13 @@ class CommentsSettings(SettingsGroup):
     output_dir: Path = Field(
         Path(".churnops/comments"), alias="comments_output_dir", description="Where churnops comments analyze writes its Parquet files."
     )
+    api_max_concurrent: int = Field(
+        4,
+        ge=1,
+        le=64,
+        alias="comments_api_max_concurrent",
+        description="POST /comments/analyze requests analysed at once by one API process; more get 429 with Retry-After.",
+    )
 
 
 class Settings(BaseSettings):

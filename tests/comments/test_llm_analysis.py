@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,6 +218,13 @@ def test_the_api_analyses_one_comment_stores_it_and_says_when_the_llm_is_down(st
         assert httpx.post(f"{url}/comments/analyze", json={"text": "ok", "mood": "x"}, timeout=30).status_code == 422
         page = comments_page(monkeypatch, settings, url)  # the web front end's page, a client of this API
     stored = read_analyses(open_store(settings.store.url))
+    one_at_a_time = stack.settings("api", spool_dir=tmp_path / "spool-burst", comments_api_max_concurrent=1)
+    with churnops_api(one_at_a_time, tmp_path / "api-burst.log") as url, ThreadPoolExecutor(3) as pool:
+        burst = list(pool.map(lambda _: httpx.post(f"{url}/comments/analyze", json={"text": "Too expensive."}, timeout=120), range(3)))
+    statuses = sorted(answer.status_code for answer in burst)
+    assert statuses == [200, 429, 429], [answer.text for answer in burst]  # one analysis runs; the others are told to come back
+    refused = next(answer for answer in burst if answer.status_code == 429)
+    assert refused.headers["retry-after"] == "5" and "CHURNOPS_COMMENTS_API_MAX_CONCURRENT" in refused.json()["detail"]
     assert [(row["id"], row["comment_id"], row["source"], row["comment_date"]) for row in stored[:1]] == [
         (body["analysis_id"], "c-4", "api", "2026-11-05")
     ]

@@ -26,6 +26,7 @@ from churnops.tracking import connect, ensure_experiment
 log = logging.getLogger("churnops.comments")
 router = APIRouter(tags=["comments"], route_class=StrictJSONRoute)
 MAX_TEXT = 4000
+_CREATING = threading.Lock()
 
 
 class CommentIn(BaseModel):
@@ -71,6 +72,9 @@ class CommentEndpoint:
         self._lock = threading.Lock()
         self._analyzer: Analyzer | None = None
         self._engine: Engine | None = None
+        # Each analysis holds a worker thread for seconds; unbounded, a burst would take every thread the
+        # other endpoints need (the LLM answers one at a time anyway). Beyond the limit: 429, try again.
+        self.slots = threading.BoundedSemaphore(settings.comments.api_max_concurrent)
 
     def parts(self) -> tuple[Analyzer, Engine]:
         with self._lock:
@@ -84,8 +88,9 @@ class CommentEndpoint:
 
 def _comments(request: Request, settings: Settings) -> CommentEndpoint:
     state: Any = request.app.state
-    if getattr(state, "comment_analysis", None) is None:
-        state.comment_analysis = CommentEndpoint(settings)
+    with _CREATING:  # one endpoint (and one set of slots) per app, even for a burst of first requests
+        if getattr(state, "comment_analysis", None) is None:
+            state.comment_analysis = CommentEndpoint(settings)
     return state.comment_analysis  # type: ignore[no-any-return]
 
 
@@ -94,18 +99,30 @@ def _comments(request: Request, settings: Settings) -> CommentEndpoint:
     response_model=CommentAnalysisOut,
     responses={
         400: {"model": ErrorBody, "description": "The body is not decodable JSON."},
+        429: {"model": ErrorBody, "description": "CHURNOPS_COMMENTS_API_MAX_CONCURRENT analyses are running: retry after Retry-After seconds."},
         503: {"model": ErrorBody, "description": "The LLM (the Ollama API) or the prompt registry cannot be reached."},
     },
 )
 def analyze_comment(body: CommentIn, request: Request, service: ServiceDep) -> CommentAnalysisOut:
     """Analyse one comment: sentiment, churn risk, reasons, a summary. Stored in the prediction store's database; traced in MLflow."""
+    endpoint = _comments(request, service.settings)
+    if not endpoint.slots.acquire(blocking=False):
+        limit = service.settings.comments.api_max_concurrent
+        raise HTTPException(
+            429,
+            f"{limit} comment analyses are already running (CHURNOPS_COMMENTS_API_MAX_CONCURRENT): retry in a few seconds, "
+            "or analyse many comments with `churnops comments analyze --input comments.csv`.",
+            headers={"Retry-After": "5"},
+        )
     try:
-        analyzer, engine = _comments(request, service.settings).parts()
+        analyzer, engine = endpoint.parts()
         outcome = analyzer.analyze(
             body.text, comment_id=body.comment_id, customer_id=body.customer_id, comment_date=body.date.isoformat() if body.date else None
         )
     except (LlmUnavailable, ChurnopsError) as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "10"}) from None
+    finally:
+        endpoint.slots.release()
     stored = True
     try:
         write_analyses(engine, [outcome.as_row(source="api")])
