@@ -158,3 +158,20 @@ stack-pipeline: env
 
 stack-down: env
 	$(RUN) python scripts/stack.py down $(if $(VOLUMES),--volumes)
+
+# Airflow (deploy/airflow; README "Orchestration on Dagster and Airflow") has a virtual environment of its own: Airflow 3
+# pins FastAPI below what the API needs. `make airflow-env` creates .venv-airflow from the pinned requirements.txt (exactly
+# those packages: uv pip sync) and does nothing while requirements.txt is unchanged; `make airflow-requirements` re-pins it.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_PYTHON := 3.11
+.PHONY: airflow-env airflow-requirements
+
+airflow-env: $(AIRFLOW_VENV)/installed
+
+$(AIRFLOW_VENV)/installed: deploy/airflow/requirements.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(AIRFLOW_PYTHON) $(AIRFLOW_VENV)
+	$(UV) pip sync --quiet --python $(AIRFLOW_VENV)/bin/python deploy/airflow/requirements.txt
+	touch $@
+
+airflow-requirements: $(UV)
+	$(UV) pip compile --quiet --python-version $(AIRFLOW_PYTHON) deploy/airflow/requirements.in -o deploy/airflow/requirements.txt

@@ -71,6 +71,7 @@ IGNORED_FOLDERS = frozenset(
         ".hg",
         ".svn",
         ".venv",
+        ".venv-airflow",  # make airflow-env
         "venv",
         "__pycache__",
         ".mypy_cache",
