@@ -69,9 +69,7 @@ def test_missing_optional_fields_are_filled_as_pydantic_fills_them(customers: li
     value=ODD_VALUES,
     drop=st.booleans(),
 )
-def test_a_mutated_customer_is_never_vouched_for_wrongly(
-    customers: list[dict[str, Any]], row: int, column: str, value: Any, drop: bool
-) -> None:
+def test_a_mutated_customer_is_never_vouched_for_wrongly(customers: list[dict[str, Any]], row: int, column: str, value: Any, drop: bool) -> None:
     batch = copy.deepcopy(customers[:10])
     target = batch[row % len(batch)]
     if drop:

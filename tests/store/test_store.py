@@ -456,7 +456,17 @@ def test_predictions_built_as_rows_equal_the_rows_of_the_same_records() -> None:
         for key, customer, probability in zip(ids, features, [0.25, 0.75], strict=True)
     ]
     built = Rows.of_predictions(
-        ids, now, features, [0.25, 0.75], [False, True], model_name="m", model_version="7", threshold=0.4, latency_ms=1.5, endpoint="batch", request_id="req-1"
+        ids,
+        now,
+        features,
+        [0.25, 0.75],
+        [False, True],
+        model_name="m",
+        model_version="7",
+        threshold=0.4,
+        latency_ms=1.5,
+        endpoint="batch",
+        request_id="req-1",
     )
     assert built.tables == Rows.of(records).tables
     assert built.tables["predictions"][1]["features"] == {"odd": None, "n": 2}  # NaN is stored as null either way
