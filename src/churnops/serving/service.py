@@ -128,7 +128,7 @@ class Service:
     async def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
         """Score, count and store; returns once the predictions are durable (CHURNOPS_STORE_DURABILITY); the caller shapes the response."""
         model = self.model()  # held for the whole call: a swap meanwhile does not affect it
-        recorded = score_and_record(model, customers, self.store, endpoint, request_id.get())
+        recorded = score_and_record(model, customers, self.store, endpoint, request_id.get(), validated=True)  # by the customer model
         await self.store.durable(recorded.ticket)  # other requests run meanwhile and share the same fsync
         probabilities = recorded.probabilities.tolist()
         churn = recorded.churn.tolist()

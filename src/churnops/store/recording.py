@@ -51,10 +51,12 @@ def score_and_record(
     request_id: str | None,
     chunk_rows: int | None = None,
     on_rows: Callable[[int, int], None] | None = None,
+    validated: bool = False,
 ) -> Recorded:
     """Score `customers` with `model` (in chunks of `chunk_rows`, reporting `on_rows(done, total)`) and queue every prediction.
 
     Each prediction's `latency_ms` is the time of the model call that scored it (the request, or the chunk).
+    `validated`: the customers passed the API's customer model, so their values are JSON-safe as they are.
     """
     total = len(customers)
     size = chunk_rows or max(total, 1)
@@ -81,6 +83,7 @@ def score_and_record(
                 latency_ms=latency_ms,
                 endpoint=endpoint,
                 request_id=request_id,
+                plain_features=validated,
             )
         )
         if on_rows is not None:

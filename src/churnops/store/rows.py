@@ -115,8 +115,14 @@ class Rows:
         latency_ms: float,
         endpoint: str,
         request_id: str | None,
+        plain_features: bool = False,
     ) -> Rows:
-        """What `of` gives for the same PredictionRecords, without an object per prediction (the API's batches)."""
+        """What `of` gives for the same PredictionRecords, without an object per prediction (the API's batches).
+
+        `plain_features`: the features are already JSON-safe (the API's customer model admits only strings,
+        whole numbers, finite numbers and null), so the per-value check is skipped.
+        """
+        safe = dict if plain_features else _safe_features
         at = as_utc(created_at)
         name, version, cutoff, latency = str(model_name), str(model_version), float(threshold), float(latency_ms)
         rows = [
@@ -125,7 +131,7 @@ class Rows:
                 "created_at": at,
                 "model_name": name,
                 "model_version": version,
-                "features": _safe_features(customer),
+                "features": safe(customer),
                 "probability": float(probability),
                 "label": bool(label),
                 "threshold": cutoff,
