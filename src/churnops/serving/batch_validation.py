@@ -42,22 +42,12 @@ class BatchValidator:
 
     def validate(self, customers: list[Any]) -> list[dict[str, Any]] | None:
         """The validated records (the parsed customers themselves, completed), or None when pydantic must validate them one by one."""
-        names, required, count = self._names, self._required, len(self._columns)
-        records = []
-        for customer in customers:
-            if type(customer) is not dict:
-                return None
-            keys = customer.keys()  # dict views compare as sets, in C
-            if len(keys) == count:
-                if not keys <= names:
-                    return None
-                records.append(customer)
-            elif keys <= names and keys >= required:
-                records.append({**self._defaults, **customer})  # an optional field left out is None, as in the model
-            else:
-                return None
+        records = self._completed(customers)
+        if not records:  # not all plain objects of known fields, or empty: the batch model words what is wrong
+            return None
+        count = len(self._columns)
         rows = list(map(self._getter, records))  # one tuple per customer, in field order
-        columns = list(zip(*rows, strict=True)) if count > 1 else [tuple(row for row in rows)]
+        columns = list(zip(*rows, strict=True)) if count > 1 else [tuple(rows)]  # one key: itemgetter gives the value itself
         for column, values in zip(self._columns, columns, strict=True):
             if not column.accepts(values):
                 return None
@@ -67,6 +57,22 @@ class BatchValidator:
                 for record in records:
                     if type(record[name]) is int:
                         record[name] = float(record[name])
+        return records
+
+    def _completed(self, customers: list[Any]) -> list[dict[str, Any]] | None:
+        """Each customer with every field (an optional one left out is None, as in the model); None if one cannot be."""
+        names, required, count = self._names, self._required, len(self._columns)
+        records = []
+        for customer in customers:
+            if type(customer) is not dict:
+                return None
+            keys = customer.keys()  # dict views compare as sets, in C
+            if len(keys) == count and keys <= names:
+                records.append(customer)
+            elif keys <= names and keys >= required:
+                records.append({**self._defaults, **customer})
+            else:
+                return None
         return records
 
 
