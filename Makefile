@@ -29,7 +29,7 @@ $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
 env: $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 
 run: env
 	UV=$(UV) DATA="$(DATA)" FORCE="$(FORCE)" PORT=$(PORT) API_PORT=$(API_PORT) UI_PORT=$(UI_PORT) bash scripts/run.sh

@@ -9,7 +9,9 @@ in the prediction store (SQLite, then PostgreSQL) and logs the batch as an MLflo
 Two figures each:
 * in process (imports done, a small warm-up run first): the step `score_batch` vs the baseline's
   read -> load -> predict -> write, rows/s and the ratio;
-* whole command: `python -m churnops score` vs `python baseline.py`, wall time from process start.
+* whole command: `python -m churnops score` vs `python baseline.py`, wall time from process start;
+and the store alone: the bulk insert of the same rows, made beforehand, into a fresh store (the floor
+the database puts under the step on this machine).
 
 Targets: >= 100k rows/s inside the step; whole-command ratio >= 1.0 against the baseline.
 
@@ -26,14 +28,20 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from churnops.batch_scoring import score_batch
+from churnops.batch_scoring import CHUNK_ROWS, score_batch
+from churnops.data.contract import load_contract
+from churnops.data.loading import load_customers
 from churnops.data.synthetic import generate
 from churnops.settings import Settings
+from churnops.store import PredictionStore, new_prediction_ids
+from churnops.store.bulk import PredictionColumns, features_json
 from churnops.training.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +101,9 @@ def main() -> None:
                     [sys.executable, "-m", "churnops", "score", "--input", str(customers), "--json"],
                     {**env, **churnops_env(settings, url)},
                 )
+            for backend, url in stores(folder, args.postgres_url, name="store-alone"):
+                backends.append((backend, url))
+                results[f"{backend}_store"] = store_alone(url, customers, folder / f"spool-{backend}")
         finally:
             drop_scratch(args.postgres_url, [url for backend, url in backends if backend == "postgresql"])
         report(results, args.rows)
@@ -136,8 +147,8 @@ def baseline_in_process(model_uri: str, customers: Path, output: Path) -> float:
     return time.perf_counter() - started
 
 
-def stores(folder: Path, postgres_url: str) -> list[tuple[str, str]]:
-    found = [("sqlite", f"sqlite:///{folder / 'predictions.db'}")]
+def stores(folder: Path, postgres_url: str, name: str = "predictions") -> list[tuple[str, str]]:
+    found = [("sqlite", f"sqlite:///{folder / f'{name}.db'}")]
     name = f"churnops_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     try:
@@ -164,6 +175,40 @@ def drop_scratch(postgres_url: str, urls: list[str]) -> None:
         admin.dispose()
 
 
+def store_alone(url: str, customers: Path, spool: Path) -> float:
+    """Seconds the prediction store takes for the bulk insert alone of the same rows, made beforehand: the floor
+    the database puts under the step (one transaction, chunks of the step's size, on a fresh store)."""
+    features = load_customers(customers, load_contract("telco")).features
+    probabilities, threshold = np.linspace(0.0, 1.0, len(features)), 0.5
+    ids, created_at = new_prediction_ids(len(features)), datetime.now(UTC)
+    batches = [
+        PredictionColumns(
+            ids=ids[start : start + CHUNK_ROWS],
+            features=features_json(features.iloc[start : start + CHUNK_ROWS]),
+            probabilities=probabilities[start : start + CHUNK_ROWS],
+            labels=probabilities[start : start + CHUNK_ROWS] >= threshold,
+            latency_ms=1.0,
+            created_at=created_at,
+            model_name="churn-classifier",
+            model_version="1",
+            threshold=threshold,
+            endpoint="batch-scoring",
+            request_id=None,
+        )
+        for start in range(0, len(features), CHUNK_ROWS)
+    ]
+    store = PredictionStore(url, spool)
+    store.start()
+    try:
+        started = time.perf_counter()
+        store.store_column_batches(batches)
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+    check_stored(url, len(features), len(features), warm_up=0)
+    return seconds
+
+
 def churnops_env(settings: Settings, url: str) -> dict[str, str]:
     return {
         "CHURNOPS_TRACKING_URI": settings.tracking_uri,
@@ -181,16 +226,16 @@ def command(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def check_stored(url: str, rows: int, expected: int) -> None:
-    """Every prediction of the measured run is in the store (the warm-up's 1000 come first)."""
+def check_stored(url: str, rows: int, expected: int, warm_up: int = 1000) -> None:
+    """Every prediction of the measured run is in the store (the warm-up's come first)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
             count = connection.execute(sa.text("SELECT COUNT(DISTINCT id) FROM predictions")).scalar_one()
     finally:
         engine.dispose()
-    if rows != expected or count != expected + 1000:
-        sys.exit(f"{url}: {count} predictions stored, expected {expected + 1000} (warm-up included)")
+    if rows != expected or count != expected + warm_up:
+        sys.exit(f"{url}: {count} predictions stored, expected {expected + warm_up} (warm-up included)")
 
 
 def report(results: dict[str, float], rows: int) -> None:
@@ -201,6 +246,9 @@ def report(results: dict[str, float], rows: int) -> None:
         for kind, label in (("step", "in process (read -> stored), rows/s"), ("command", "whole command, rows/s")):
             ours, theirs = rate(f"{backend}_{kind}"), rate(f"baseline_{kind}")
             print(f"{f'{backend}: {label}':<44}{ours:>12.0f}{theirs:>12.0f}{ours / theirs:>7.2f}x")
+    for backend in backends:
+        if f"{backend}_store" in results:
+            print(f"{f'{backend}: the store alone (bulk insert), rows/s':<44}{rate(f'{backend}_store'):>12.0f}")
     for backend in backends:
         step, ratio = rate(f"{backend}_step"), rate(f"{backend}_command") / rate("baseline_command")
         met = "met" if step >= TARGET_ROWS_PER_SECOND else "NOT met"

@@ -21,10 +21,12 @@ durable acknowledgements >= 0.6 of the ceiling; 1000-customer batches >= 3x mlfl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    answered: int = 0  # 2xx answers, warm-up included (what the store must hold afterwards)
 
 
 def main() -> None:
@@ -167,11 +170,25 @@ def main() -> None:
             results.update({key: median(loads) for key, loads in rounds.items()})
             results["mlflow_batch"] = wrk(mlflow_url + "/invocations", bodies["mlflow_batch"], 2, args.seconds, folder)
             results["churnops_batch"] = wrk(churnops_url + "/predict/batch", bodies["churnops_batch"], 2, args.seconds, folder)
+            durable_server = servers[1]
+            durable_server.terminate()  # a graceful stop: the store writes what is queued
+            durable_server.wait(timeout=60)
             report(results)
+            check_stored(folder / "predictions.db", results, [*rounds["durable_one_8"]])
         finally:
             for process in servers:
                 process.terminate()
                 process.wait(timeout=60)
+
+
+def check_stored(database: Path, results: dict[str, Load], durable_rounds: list[Load]) -> None:
+    """Every prediction the durable server answered is in its store (1 for the agreement check, 1000 per batch)."""
+    single = sum(results[f"churnops_one_{connections}"].answered for connections in (1, 8)) + sum(load.answered for load in durable_rounds)
+    answered = 1 + single + 1000 * results["churnops_batch"].answered
+    with sqlite3.connect(database) as connection:
+        stored = connection.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    verdict = "every answered prediction is stored" if stored >= answered else f"{answered - stored} answered predictions are MISSING"
+    print(f"durable server's store: {stored} predictions for {answered} answered ({verdict})")
 
 
 def train_model(folder: Path, data: str | None, trials: int) -> tuple[str, str, list[dict[str, Any]]]:
@@ -237,9 +254,10 @@ def wrk(url: str, body: Path, connections: int, seconds: int, folder: Path) -> L
     threads = min(connections, 2)
     env = {**os.environ, "BODY_FILE": str(body)}
     base = ["wrk", f"-t{threads}", f"-c{connections}", "-s", str(script), "--latency", "--timeout", "30s"]
-    subprocess.run([*base, "-d2s", url], env=env, capture_output=True, check=True)  # noqa: S603 - warm-up
+    warm_up = subprocess.run([*base, "-d2s", url], env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
     output = subprocess.run([*base, f"-d{seconds}s", url], env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    return parse_wrk(output)
+    load = parse_wrk(output)
+    return dataclasses.replace(load, answered=load.answered + parse_wrk(warm_up).answered)
 
 
 def median(loads: list[Load]) -> Load:
@@ -252,7 +270,8 @@ def parse_wrk(output: str) -> Load:
     errors = sum(int(value) for value in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors += int(non_2xx.group(1)) if non_2xx else 0
-    return Load(rate, _percentile(output, "50%"), _percentile(output, "99%"), errors)
+    completed = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return Load(rate, _percentile(output, "50%"), _percentile(output, "99%"), errors, completed - (int(non_2xx.group(1)) if non_2xx else 0))
 
 
 def _percentile(output: str, label: str) -> float:

@@ -87,9 +87,12 @@ def score_batch(
         store = PredictionStore.from_settings(settings.store)
         store.start()
         try:
-            recorded = score_and_store_frame(model, customers.features, store, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows)
-            progress.step("write Parquet")
-            _write_parquet(_scored_table(contract, customers, model, recorded), output)
+            with store.storing_columns() as store_columns:  # one transaction: the file's predictions are stored whole or not at all
+                recorded = score_and_store_frame(
+                    model, customers.features, store_columns, ENDPOINT, run_id, chunk_rows=CHUNK_ROWS, on_rows=progress.rows
+                )
+                progress.step("write Parquet")
+                _write_parquet(_scored_table(contract, customers, model, recorded), output)  # while the database commits
         finally:
             store.close()  # writes everything queued; what the database refuses is spooled to disk and replayed later
         probabilities, churn, spooled = recorded.probabilities, recorded.churn, store.spooled_records

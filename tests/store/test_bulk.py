@@ -165,6 +165,34 @@ def test_a_batch_stored_twice_is_stored_once(database_url: str, store_for: Any) 
     assert set(rows_of(database_url)) == set(batch.ids)
 
 
+def test_batches_handed_to_the_store_thread_are_stored_in_one_transaction(database_url: str, store_for: Any) -> None:
+    frame = frame_of(300)
+    batches = [columns_for(frame.iloc[start : start + 100]) for start in (0, 100, 200)]
+    store = store_for(database_url)
+    with store.storing_columns(depth=1) as store_columns:
+        for batch in batches:
+            store_columns(batch)
+    assert set(rows_of(database_url)) == {key for batch in batches for key in batch.ids}
+
+
+def test_a_failure_while_batches_are_handed_over_stores_none_of_them(database_url: str, store_for: Any) -> None:
+    store = store_for(database_url)
+    with pytest.raises(RuntimeError, match="scoring failed"), store.storing_columns(depth=1) as store_columns:
+        for _ in range(3):  # with one batch waiting at most, the third is taken only once the first is written
+            store_columns(columns_for(frame_of(100)))
+        raise RuntimeError("scoring failed")  # e.g. the model, halfway through the file
+    assert rows_of(database_url) == {}
+    store.store_columns(columns_for(frame_of(10)))  # and the store still takes the next batch
+    assert len(rows_of(database_url)) == 10
+
+
+def test_prediction_ids_are_unique_time_ordered_hex() -> None:
+    first, second = new_prediction_ids(2000), new_prediction_ids(2000)
+    assert first == sorted(first) and len(set(first + second)) == 4000
+    assert all(len(key) == 32 and int(key, 16) >= 0 for key in first)
+    assert first[0][:12] <= second[0][:12]  # the milliseconds come first: later batches sort after earlier ones
+
+
 def test_a_batch_during_an_outage_is_spooled_and_replayed_once(database_url: str, tmp_path: Path, store_for: Any) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")

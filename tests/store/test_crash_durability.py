@@ -9,8 +9,6 @@ The restart runs the store's start-up in this process: the same code `churnops s
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ from churnops.store import PredictionStore
 from tests.support.databases import postgres_available, scratch_database
 from tests.support.prerequisites import require
 from tests.support.registries import TrainedRegistry
-from tests.support.servers import killable_churnops_api
+from tests.support.servers import kill_group, killable_churnops_api
 from tests.support.settings import api_settings
 from tests.support.traffic import valid_customers
 
@@ -65,8 +63,7 @@ def crash_and_restart(trained: TrainedRegistry, tmp_path: Path, store_url: str, 
         for client in clients:
             client.start()
         time.sleep(LOAD_SECONDS)
-        os.killpg(process.pid, signal.SIGKILL)  # every worker at once, mid-stream
-        process.wait(timeout=30)
+        kill_group(process)  # every worker at once, mid-stream
         stop.set()
         for client in clients:
             client.join(timeout=30)

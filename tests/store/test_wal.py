@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,3 +142,20 @@ def test_appending_after_close_is_refused_with_a_reason(tmp_path: Path) -> None:
     wal.close(completed=0)
     with pytest.raises(WalError, match="closed"):
         wal.append(Rows.of(predictions(1)), 1)
+
+
+def test_a_request_waiting_on_a_stalled_disk_gets_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wal = WriteAheadLog(tmp_path / "wal")
+    wal.open()
+    released = threading.Event()
+    real_fsync = os.fsync
+    monkeypatch.setattr("churnops.store.wal.os.fsync", lambda descriptor: released.wait(10) and real_fsync(descriptor))  # a disk that stalls
+
+    async def request() -> None:
+        await wal.wait_async(wal.append(Rows.of(predictions(1)), 1), timeout=0.5)
+
+    with pytest.raises(WalError, match="did not reach the disk within 0.5s"):
+        asyncio.run(request())
+    released.set()  # the disk comes back: the record is made durable after all, and the log closes cleanly
+    wal.wait(1, timeout=10)
+    wal.close(completed=1)

@@ -89,6 +89,44 @@ def killable_churnops_api(settings: Settings, log: Path, timeout: float = 120.0,
             process.wait(timeout=30)
 
 
+def kill_group(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGKILL a `killable_churnops_api` process and its workers; return once none of them runs any more.
+
+    Waiting for the parent is not enough: on a loaded machine a worker may still be exiting (holding its
+    write-ahead log's lock) when the parent is already reaped."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while _group_members(process.pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes of group {process.pid} still run {timeout:.0f} s after SIGKILL: {_group_members(process.pid)}")
+        time.sleep(0.05)
+
+
+def _group_members(group: int) -> list[int]:
+    """Processes of a process group that have not finished exiting.
+
+    A process has released its files (and their locks) once every one of its threads is a zombie: its main thread
+    alone may be one while another thread is still leaving an fsync."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat_fields(stat)
+        if fields and int(fields[2]) == group and any(_stat_fields(task)[:1] not in ([], ["Z"]) for task in stat.parent.glob("task/*/stat")):
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc stat file after the command name (state, ppid, pgrp, ...); [] if it is gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 # One llama.cpp thread: the suite runs in parallel, and llama.cpp's threads wait for each other by spinning, so two
 # of them beside another busy process are several times slower than one (measured: 3.6 s vs 2.5 s per analysis).
 TEST_THREADS = ("--threads", "1")

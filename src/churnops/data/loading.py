@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from churnops.data.contract import ColumnSpec, DatasetContract
 from churnops.errors import DataError
 
 DELIMITERS = (",", ";", "\t", "|")
+_FIRST_LINE = re.compile(r"[^\r\n]*")  # the header, without splitting the whole file into lines
 SHOWN_ROWS = 5  # how many offending rows an error message lists
 MAX_ID_LENGTH = 200  # the prediction API's limit on a customer id (serving/schemas.py)
 
@@ -202,16 +204,24 @@ def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
 
 def _text_frame(text: str, path: Path) -> pd.DataFrame:
     """CSV text (header first) -> stripped text cells, blanks missing, one row per line after the header (blank lines too)."""
-    header = text.splitlines()[0]
+    header = text[: _FIRST_LINE.match(text).end()]  # type: ignore[union-attr]  # matches every text (maybe empty)
     delimiter = max(DELIMITERS, key=header.count)
     try:
         # Blank lines are read (as empty rows, dropped by the callers) so that rows stay aligned with the file's lines.
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as error:
         raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
-    frame.columns = [str(column).strip() for column in frame.columns]
-    frame = frame.apply(lambda column: column.str.strip())
-    return frame.mask(frame == "")  # blank cells are missing values
+    stripped = pd.DataFrame({position: _stripped(frame.iloc[:, position]) for position in range(frame.shape[1])}, index=frame.index)
+    stripped.columns = [str(column).strip() for column in frame.columns]  # by position: two names may strip to one
+    return stripped
+
+
+def _stripped(cells: pd.Series) -> pd.Series:
+    """Text cells stripped, blanks missing. Each distinct value is stripped once: a column of customers
+    holds few distinct values (a category, a price), and `str.strip` per cell was half of reading a file."""
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    table = np.array([value.strip() or None for value in uniques] + [None], dtype=object)  # code -1 (a blank line) picks None
+    return pd.Series(table[codes], index=cells.index, dtype=object)
 
 
 def read_csv_head(content: bytes, path: str | Path) -> str:
@@ -383,7 +393,7 @@ def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract, unit: str =
         if not spec.is_numeric:
             continue
         raw = frame[name]
-        numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+        numbers = _to_numbers(raw)
         bad = raw.notna() & ~np.isfinite(numbers)
         if spec.type == "integer":
             bad |= numbers.notna() & (numbers % 1 != 0)
@@ -395,6 +405,15 @@ def _convert_numbers(frame: pd.DataFrame, contract: DatasetContract, unit: str =
             found.cases.extend((name, int(index), value) for index, value in zip(raw.index[bad], raw[bad], strict=True))
         frame[name] = numbers.mask(bad)
     return frame, found
+
+
+def _to_numbers(cells: pd.Series) -> pd.Series:
+    """Text cells to float64 (NaN where not a number), each distinct text converted once."""
+    if not pd.api.types.is_object_dtype(cells):
+        return pd.to_numeric(cells, errors="coerce").astype("float64")
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    table = np.append(pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype=np.float64), np.nan)
+    return pd.Series(table[codes], index=cells.index)  # code -1 (missing) picks the trailing NaN
 
 
 def _describe_failures(failures: pd.DataFrame | None, contract: DatasetContract, origin: _Origin, first_lines: list[str]) -> str:

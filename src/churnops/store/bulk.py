@@ -2,9 +2,10 @@
 
 SQLAlchemy's per-row parameter processing (JSON serialising, type conversion, dict binding) cost
 about 90 µs a prediction; here a batch of predictions goes to the database as plain tuples:
-SQLite `INSERT OR IGNORE` through `executemany` in one transaction, PostgreSQL `COPY` into a
-temporary table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (COPY itself cannot skip a
-key that is already stored, and replays rely on that). Batch scoring builds the batch as columns
+SQLite `INSERT OR IGNORE` through `executemany` in one transaction, PostgreSQL `COPY`: straight
+into the table for a columnar batch (fresh ids), else (and when that hits a key already stored)
+into a temporary table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, because COPY itself
+cannot skip a stored key and replays rely on that. Batch scoring builds the batch as columns
 (`PredictionColumns`, `features_json`): no Python object per prediction on its hot path.
 
 Stored values are those the ordinary path (`rows.py` + SQLAlchemy) stores: the same JSON text
@@ -121,7 +122,12 @@ def insert_columns(connection: Connection, batch: PredictionColumns) -> None:
         template % (key, _copy_text(features), repr(probability), "t" if label else "f")
         for key, features, probability, label in zip(batch.ids, batch.features, batch.probabilities.tolist(), batch.labels.tolist(), strict=True)
     )
-    _postgres_copy(connection, "".join(lines))
+    text = "".join(lines)
+    try:
+        with connection.begin_nested():  # fresh ids are new keys: COPY them straight into the table
+            _copy(connection, PREDICTIONS.name, text)
+    except sa.exc.IntegrityError:  # a key already stored (a re-run, a replay): only the temporary table can skip it
+        _postgres_copy(connection, text)
 
 
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -175,7 +181,16 @@ def _postgres_copy(connection: Connection, text: str) -> None:
     """COPY into a transaction-scoped temporary table, then insert what is not stored yet."""
     names = ", ".join(COLUMNS)
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_COPY_TABLE} (LIKE {PREDICTIONS.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-    copy = f"COPY {_COPY_TABLE} ({names}) FROM STDIN"
+    _copy(connection, _COPY_TABLE, text)
+    connection.exec_driver_sql(
+        f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608  # nosec B608 - fixed names
+    )
+    connection.exec_driver_sql(f"DROP TABLE {_COPY_TABLE}")  # a second batch in the same transaction creates it again
+
+
+def _copy(connection: Connection, table: str, text: str) -> None:
+    """COPY's text format into `table` (our own table names only)."""
+    copy = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
     data = text.encode("utf-8")
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.cursor()
@@ -191,10 +206,6 @@ def _postgres_copy(connection: Connection, text: str) -> None:
         raise sa.exc.DBAPIError.instance(copy, None, exc, dbapi.Error, dialect=connection.dialect) from exc
     finally:
         cursor.close()
-    connection.exec_driver_sql(
-        f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608  # nosec B608 - fixed names
-    )
-    connection.exec_driver_sql(f"DROP TABLE {_COPY_TABLE}")  # a second batch in the same transaction creates it again
 
 
 def _copy_line(row: tuple[Any, ...]) -> str:

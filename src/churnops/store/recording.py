@@ -94,33 +94,34 @@ def score_and_record(
 def score_and_store_frame(
     model: ScoringModel,
     frame: pd.DataFrame,
-    store: PredictionStore,
+    store_columns: Callable[[PredictionColumns], None],
     endpoint: str,
     request_id: str | None,
     chunk_rows: int,
     on_rows: Callable[[int, int], None] | None = None,
 ) -> Recorded:
-    """Batch scoring's path: a validated model frame scored and stored chunk by chunk, as columns.
+    """Batch scoring's path: a validated model frame scored chunk by chunk, each chunk handed to `store_columns`
+    (`PredictionStore.storing_columns`: a thread that stores while the next chunk is scored, one transaction).
 
-    Stores what `score_and_record` stores for the same customers (features, probability, label, ...), but
-    through the store's bulk write (`PredictionStore.store_columns`): no Python object per prediction.
+    Stores what `score_and_record` stores for the same customers (features, probability, label, ...), but as
+    columns through the store's bulk write: no Python object per prediction.
     """
     total = len(frame)
     ids = new_prediction_ids(total)
-    features = features_json(frame)
     probabilities = np.empty(total, dtype=np.float64)
     created_at = datetime.now(UTC)
     threshold = float(model.threshold)
     for start in range(0, total, chunk_rows):
         stop = min(start + chunk_rows, total)
+        chunk = frame.iloc[start:stop]
         started = time.perf_counter()
-        scores = np.asarray(model.score_frame(frame.iloc[start:stop]), dtype=np.float64)
+        scores = np.asarray(model.score_frame(chunk), dtype=np.float64)
         latency_ms = (time.perf_counter() - started) * 1000
         probabilities[start:stop] = scores
-        store.store_columns(
+        store_columns(
             PredictionColumns(
                 ids=ids[start:stop],
-                features=features[start:stop],
+                features=features_json(chunk),
                 probabilities=scores,
                 labels=scores >= threshold,
                 latency_ms=latency_ms,
@@ -134,4 +135,4 @@ def score_and_store_frame(
         )
         if on_rows is not None:
             on_rows(stop, total)
-    return Recorded(ids, probabilities, probabilities >= threshold, created_at, 0)  # stored synchronously: nothing to wait for
+    return Recorded(ids, probabilities, probabilities >= threshold, created_at, 0)  # stored by the caller's block: nothing to wait for

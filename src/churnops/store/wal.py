@@ -153,9 +153,9 @@ class WriteAheadLog:
                 raise WalError(f"the write-ahead log did not reach the disk within {timeout:.0f}s (is {self.folder} on a stalled disk?)")
             self._commit()
 
-    async def wait_async(self, ticket: int) -> None:
+    async def wait_async(self, ticket: int, timeout: float = 30.0) -> None:
         """The event loop's `wait`: the commit thread writes and fsyncs while the loop goes on serving; the requests
-        that append during one fsync share the next one."""
+        that append during one fsync share the next one. WalError after `timeout` (a stalled disk must not hang them)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._durable >= ticket:
@@ -164,7 +164,10 @@ class WriteAheadLog:
             future: asyncio.Future[None] = loop.create_future()
             self._waiters.append(_Waiter(ticket, loop, future))
             self._schedule(loop)
-        await future
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)  # shielded: the commit thread still resolves it
+        except TimeoutError:
+            raise WalError(f"the write-ahead log did not reach the disk within {timeout:g}s (is {self.folder} on a stalled disk?)") from None
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         """Under `_lock`: start the commit thread unless it is running; it runs until no waiter is left."""

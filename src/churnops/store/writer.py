@@ -16,12 +16,15 @@ into spool files, which the usual replay then writes.
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,10 @@ log = logging.getLogger("churnops.store")
 
 PROBE_CACHE_SECONDS = 1.0
 MONITORING_CACHE_SECONDS = 5.0
+
+
+class _Aborted(Exception):
+    """The caller of `storing_columns` failed: the batches its thread wrote are rolled back."""
 
 
 class PredictionStore:
@@ -183,10 +190,11 @@ class PredictionStore:
         """Queue answered requests (for the service's latency and error figures); not in the write-ahead log."""
         self._enqueue(records, [])
 
-    async def durable(self, ticket: int) -> None:
-        """Return once the records behind `ticket` survive a crash (WalError if the disk refused them)."""
+    async def durable(self, ticket: int, timeout: float = 30.0) -> None:
+        """Return once the records behind `ticket` survive a crash (WalError if the disk refused them or took
+        longer than `timeout`)."""
         if ticket and self._wal is not None:
-            await self._wal.wait_async(ticket)
+            await self._wal.wait_async(ticket, timeout)
 
     def wait_durable(self, ticket: int, timeout: float = 30.0) -> None:
         """`durable` for callers off the event loop."""
@@ -400,28 +408,87 @@ class PredictionStore:
                     connection.execute(self._inserts[table], table_rows)
 
     def store_columns(self, batch: bulk.PredictionColumns) -> None:
-        """Store a columnar batch now, in one bulk statement (batch scoring: the caller waits, no queue).
+        """Store a columnar batch now, in one bulk statement (the caller waits, no queue)."""
+        self.store_column_batches([batch])
 
-        What the database refuses takes the ordinary path (row by row, refused rows set aside); during an
-        outage the batch is spooled and replayed like any other.
+    def store_column_batches(self, batches: Iterable[bulk.PredictionColumns]) -> None:
+        """Store columnar batches now, all in one transaction: batch scoring's file is stored whole or not at all.
+
+        When the database refuses the transaction, each batch takes the ordinary path (row by row, refused rows set
+        aside); during an outage the batches are spooled and replayed like any other.
         """
-        if not len(batch):
-            return
+        taken: list[bulk.PredictionColumns] = []
+        batches = iter(batches)
         if self._healthy:
             try:
                 with self._engine.begin() as connection:
-                    bulk.insert_columns(connection, batch)
+                    for batch in batches:
+                        taken.append(batch)
+                        bulk.insert_columns(connection, batch)
                 return
             except SQLAlchemyError as exc:
                 if is_outage(exc):
                     self._enter_outage(exc)
                 else:
-                    try:
-                        self._insert_one_by_one(Rows.single("predictions", batch.rows()), exc)
-                        return
-                    except SQLAlchemyError as outage:  # the database went away meanwhile
-                        self._enter_outage(outage)
-        self._spool_rows(Rows.single("predictions", batch.rows()))
+                    for batch in itertools.chain(taken, batches):
+                        self._store_refused(batch, exc)
+                    return
+        for batch in itertools.chain(taken, batches):
+            self._spool_rows(Rows.single("predictions", batch.rows()))
+
+    @contextmanager
+    def storing_columns(self, depth: int = 4) -> Iterator[Callable[[bulk.PredictionColumns], None]]:
+        """A function that hands columnar batches to a thread of their own, which stores them in one transaction
+        (`store_column_batches`) while the caller makes the next ones: the database's work overlaps the scoring.
+
+        Leaving the block waits for the commit; leaving it with an exception rolls back what the thread wrote
+        (nothing of a failed batch is stored). At most `depth` batches wait in memory.
+        """
+        pending: queue.Queue[bulk.PredictionColumns | None] = queue.Queue(maxsize=depth)
+        aborted = threading.Event()
+        failures: list[BaseException] = []
+
+        def handed() -> Iterator[bulk.PredictionColumns]:
+            while (batch := pending.get()) is not None:
+                yield batch
+            if aborted.is_set():
+                raise _Aborted  # inside the transaction: it rolls back
+
+        def write() -> None:
+            try:
+                self.store_column_batches(handed())
+            except _Aborted:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+                failures.append(exc)
+                while pending.get() is not None:  # the caller must never block on a full queue
+                    pass
+
+        thread = threading.Thread(target=write, name="churnops-bulk-store", daemon=True)
+        thread.start()
+
+        def put(batch: bulk.PredictionColumns) -> None:
+            if failures:
+                raise failures[0]
+            pending.put(batch)
+
+        try:
+            yield put
+        except BaseException:
+            aborted.set()
+            raise
+        finally:
+            pending.put(None)
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    def _store_refused(self, batch: bulk.PredictionColumns, cause: SQLAlchemyError) -> None:
+        try:
+            self._insert_one_by_one(Rows.single("predictions", batch.rows()), cause)
+        except SQLAlchemyError as outage:  # the database went away meanwhile
+            self._enter_outage(outage)
+            self._spool_rows(Rows.single("predictions", batch.rows()))
 
     def _insert_one_by_one(self, rows: Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""
