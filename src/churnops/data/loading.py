@@ -5,6 +5,7 @@ Every failure becomes a DataError naming the file, the column and the first offe
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import io
@@ -191,10 +192,10 @@ def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
     if b"\x00" in content[:8192]:
         raise DataError(f"Data file '{path}' is not a CSV: it contains binary data. Export the table as CSV (comma or semicolon separated).")
     try:
-        text = content.decode("utf-8-sig")  # also strips a UTF-8 byte-order mark
+        content.decode("utf-8")  # checked whole; the parser reads the bytes (a copy as text costs more than the check)
     except UnicodeDecodeError as error:
         raise DataError(f"Data file '{path}' is not UTF-8 text (byte {error.start}). Re-export it as a UTF-8 CSV.") from error
-    frame = _text_frame(text, path)
+    frame = _text_frame(content.removeprefix(codecs.BOM_UTF8), path)
     frame.index = frame.index + 2  # index = line number in the file (line 1 is the header)
     frame = frame.dropna(how="all")
     if frame.empty:
@@ -202,13 +203,16 @@ def _parse_csv(content: bytes, path: Path) -> pd.DataFrame:
     return frame
 
 
-def _text_frame(text: str, path: Path) -> pd.DataFrame:
-    """CSV text (header first) -> stripped text cells, blanks missing, one row per line after the header (blank lines too)."""
-    header = text[: _FIRST_LINE.match(text).end()]  # type: ignore[union-attr]  # matches every text (maybe empty)
+def _text_frame(text: str | bytes, path: Path) -> pd.DataFrame:
+    """CSV text or UTF-8 bytes (header first) -> stripped text cells, blanks missing, one row per line after the
+    header (blank lines too)."""
+    head = text[:65536].decode("utf-8", errors="ignore") if isinstance(text, bytes) else text
+    header = head[: _FIRST_LINE.match(head).end()]  # type: ignore[union-attr]  # matches every text (maybe empty)
     delimiter = max(DELIMITERS, key=header.count)
+    source = io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text)
     try:
         # Blank lines are read (as empty rows, dropped by the callers) so that rows stay aligned with the file's lines.
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
+        frame = pd.read_csv(source, encoding="utf-8", sep=delimiter, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as error:
         raise DataError(f"Data file '{path}' is not a valid CSV: {error}") from error
     stripped = pd.DataFrame({position: _stripped(frame.iloc[:, position]) for position in range(frame.shape[1])}, index=frame.index)
