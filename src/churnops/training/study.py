@@ -39,6 +39,7 @@ TrialCallback = Callable[[int, int, float, float], None]  # (done, total, trial 
 # A trial whose parameters keep killing their worker (e.g. out of memory) is not retried forever.
 MAX_RETRIES = 2
 log = logging.getLogger(__name__)
+LATE = "Search trial %d was failed as stale (no heartbeat for the grace period) while it ran here: result dropped, its retry runs it."
 
 
 @dataclass(frozen=True)
@@ -231,10 +232,15 @@ def run_queue(
         try:
             with heartbeat(study, trial):
                 value = objective(trial)
+        except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale while it ran here (a frozen process)
+            log.warning(LATE, trial.number)
+            continue
         except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
-        study.tell(trial, value)
+        if study.tell(trial, value, skip_if_finished=True).state != TrialState.COMPLETE:
+            log.warning(LATE, trial.number)
+            continue
         done += 1
         if on_done is not None:
             on_done(study, value)
