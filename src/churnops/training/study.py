@@ -135,12 +135,16 @@ def create_study(storage: BaseStorage, name: str, spec: StudySpec) -> optuna.Stu
 
 def load_study(url: str, name: str, worker: int) -> optuna.Study:
     """Study `name` in the storage at `url`, opened with the heartbeat its spec records."""
+    plain = open_storage(url)
     try:
-        spec = StudySpec.of(optuna.load_study(study_name=name, storage=open_storage(url)))
+        spec = StudySpec.of(optuna.load_study(study_name=name, storage=plain))
     except KeyError:
         raise ConfigError(
             f"No search study '{name}' in the storage: the training run's tag churnops.search_study names its study (churnops-<run id>)."
         ) from None
+    finally:
+        if isinstance(plain, RDBStorage):
+            plain.engine.dispose()
     # Each worker its own seed: workers seeing the same history must not propose the same trial.
     return optuna.load_study(study_name=name, storage=open_storage(url, spec), sampler=sampler(spec.seed + worker))
 
