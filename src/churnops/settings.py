@@ -76,6 +76,25 @@ class SearchSettings(SettingsGroup):
     workers: int = Field(
         1, ge=1, alias="search_workers", description="Local search worker processes the pipeline starts (more than 1 needs search_storage)."
     )
+    heartbeat_seconds: int = Field(
+        10, ge=1, alias="search_heartbeat_seconds", description="How often a worker records that its running trial is alive (shared study only)."
+    )
+    # 6 missed beats: survives a loaded machine or a short database outage, and a dead worker's trial is back in a minute.
+    grace_seconds: int = Field(
+        60,
+        ge=1,
+        alias="search_grace_seconds",
+        description="A running trial without a heartbeat for this long is failed and queued again (its worker died).",
+    )
+
+    @model_validator(mode="after")
+    def grace_outlasts_heartbeats(self) -> SearchSettings:
+        if self.grace_seconds <= self.heartbeat_seconds:
+            raise ValueError(
+                f"search_grace_seconds ({self.grace_seconds}) must exceed search_heartbeat_seconds ({self.heartbeat_seconds}): "
+                "else a live trial is failed between two heartbeats (a few heartbeats' worth, e.g. 6x, is sensible)."
+            )
+        return self
 
 
 class GateSettings(SettingsGroup):

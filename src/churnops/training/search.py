@@ -21,6 +21,7 @@ import mlflow
 import numpy as np
 import optuna
 from matplotlib.figure import Figure
+from optuna.trial import TrialState
 
 from churnops.data.contract import DatasetContract
 from churnops.data.split import Part
@@ -70,9 +71,11 @@ def search(
         experiment_id=parent.info.experiment_id,
         timeout_seconds=settings.timeout_seconds,
         started=time.time(),
+        heartbeat_seconds=settings.heartbeat_seconds,
+        grace_seconds=settings.grace_seconds,
     )
     name = f"churnops-{parent.info.run_id}"
-    storage = studies.open_storage(settings.storage)
+    storage = studies.open_storage(settings.storage, spec)
     study = studies.create_study(storage, name, spec)
     if settings.storage is None:
 
@@ -89,9 +92,14 @@ def search(
 
 
 def collect(study: optuna.Study, spec: StudySpec) -> SearchResult:
-    """The best completed trial, after checking that no trial was lost; logs the history to the active run."""
+    """The best completed trial, after checking that no trial was lost; logs the history to the active run.
+
+    A trial that FAILed because its worker died is not lost when it was queued again (its retry is then COMPLETE or WAITING).
+    """
     states = studies.counts(study)
-    unfinished = {state: count for state, count in states.items() if state not in ("COMPLETE", "WAITING")}
+    retried = studies.retried(study)
+    lost = [trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if trial.number not in retried]
+    unfinished = lost or any(state not in ("COMPLETE", "WAITING", "FAIL") for state in states)
     waiting = states.get("WAITING", 0)
     if unfinished or (waiting and spec.timeout_seconds is None):
         raise SearchError(

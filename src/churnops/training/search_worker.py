@@ -3,11 +3,14 @@
 The pipeline logs what a worker needs to its training run (the training part and the dataset contract,
 under search/inputs/), so a worker needs only the study's name, the study storage and the MLflow server:
 `churnops search-worker --study NAME`. `run_local_workers` starts `search_workers` such processes and waits
-for them, and for any worker elsewhere still running a trial.
+for them, and for any worker elsewhere still running a trial. A worker killed by a signal (kill -9, out of
+memory) does not stop the search: its trial goes back to the queue once its heartbeat is stale (training/study.py)
+and the other workers run it; a worker that exits with an error does.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess  # nosec B404  # our own interpreter and CLI, with an argument list, never a shell
@@ -31,8 +34,9 @@ from churnops.training.trial import TrialObjective
 
 INPUTS = "search/inputs"
 TARGET_COLUMN = "__churnops_target__"
-# A worker elsewhere that took a trial and then vanished leaves it RUNNING: give up after this long without progress.
+# Last resort for a trial RUNNING without any heartbeat (its worker died before its first one): give up after this long.
 STALL_SECONDS = 900.0
+log = logging.getLogger(__name__)
 
 
 def log_inputs(contract_file: Path, train: Part) -> None:
@@ -55,8 +59,7 @@ def join(settings: Settings, name: str, worker: int) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if settings.search.storage is None:
         raise ConfigError("A search worker needs the study's storage: set CHURNOPS_SEARCH_STORAGE (or pass --storage) to its PostgreSQL URL.")
-    storage = studies.open_storage(settings.search.storage)
-    study = studies.load_study(storage, name, worker)
+    study = studies.load_study(settings.search.storage, name, worker)
     spec = StudySpec.of(study)
     connect(settings)
     try:
@@ -100,19 +103,28 @@ def start_worker(name: str, number: int, log: Path, environment: dict[str, str])
 def wait(
     study: optuna.Study, spec: StudySpec, processes: list[subprocess.Popen[bytes]], logs: list[Path], on_trial: studies.TrialCallback | None
 ) -> None:
-    """Poll the study until the local workers have exited and no trial is running anywhere; a failed worker stops the search."""
-    reported, last_progress = 0, time.monotonic()
+    """Poll the study until the local workers have exited and no trial is running anywhere.
+
+    A worker that exits with an error stops the search; one killed by a signal only loses its trial, which the study
+    queues again (fail_stale, also run here in case no worker is looking).
+    """
+    reported, last_progress, killed = 0, time.monotonic(), set[int]()
     while True:
         time.sleep(0.5)
+        studies.fail_stale(study)
         done = studies.completed(study)
         if len(done) > reported:
             reported, last_progress = len(done), time.monotonic()
             if on_trial is not None:
                 on_trial(reported, spec.trials, float(done[-1].value), max(float(trial.value) for trial in done))
-        for number, (process, log) in enumerate(zip(processes, logs, strict=True)):
-            if process.poll() not in (None, 0):
-                tail = log.read_text(errors="replace")[-2000:]
-                raise SearchError(f"Search worker {number} of study '{study.study_name}' exited with {process.returncode}:\n{tail}")
+        for number, (process, log_file) in enumerate(zip(processes, logs, strict=True)):
+            code = process.poll()
+            if code is not None and code > 0:
+                tail = log_file.read_text(errors="replace")[-2000:]
+                raise SearchError(f"Search worker {number} of study '{study.study_name}' exited with {code}:\n{tail}")
+            if code is not None and code < 0 and number not in killed:
+                killed.add(number)
+                log.warning("Search worker %d of study '%s' was killed (signal %d); the others take over its trial.", number, study.study_name, -code)
         if any(process.poll() is None for process in processes):
             continue
         if not studies.counts(study).get("RUNNING"):

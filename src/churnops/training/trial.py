@@ -28,16 +28,21 @@ class TrialObjective:
         family = trial.suggest_categorical("family", self.spec.families)
         params = suggest_params(trial, family)
         pipeline = build_pipeline(self.contract, family, params, self.spec.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            scores = cross_val_score(pipeline, self.train.features, self.train.target, cv=self.folds, scoring="roc_auc", n_jobs=self.n_jobs)
-        mean, std = float(scores.mean()), float(scores.std())
         run_name = f"trial-{trial.number:03d}-{family}"
-        with mlflow.start_run(run_name=run_name, nested=True, parent_run_id=self.spec.parent_run_id, experiment_id=self.spec.experiment_id) as run:
-            mlflow.set_tags({"churnops.kind": "search-trial", "optuna_trial": trial.number, "search_worker": self.worker})
+        # The run starts before the CV: while the trial runs, MLflow and the study say who holds it; if its worker dies,
+        # the process that finds the trial stale ends this run KILLED (study.RetryStaleTrial).
+        # Tagged as it is created: a run whose worker dies at once is still found by its trial number.
+        tags = {"churnops.kind": "search-trial", "optuna_trial": str(trial.number), "search_worker": self.worker}
+        spec = self.spec
+        with mlflow.start_run(run_name=run_name, nested=True, parent_run_id=spec.parent_run_id, experiment_id=spec.experiment_id, tags=tags) as run:
+            trial.set_user_attr("worker", self.worker)
+            trial.set_user_attr("mlflow_run_id", run.info.run_id)
             mlflow.log_params({"family": family, **params})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                scores = cross_val_score(pipeline, self.train.features, self.train.target, cv=self.folds, scoring="roc_auc", n_jobs=self.n_jobs)
+            mean, std = float(scores.mean()), float(scores.std())
             mlflow.log_metrics({"cv_roc_auc_mean": mean, "cv_roc_auc_std": std})
-        attributes = {"family": family, "params": params, "cv_roc_auc_std": std, "worker": self.worker, "mlflow_run_id": run.info.run_id}
-        for key, value in attributes.items():
+        for key, value in {"family": family, "params": params, "cv_roc_auc_std": std}.items():
             trial.set_user_attr(key, value)
         return mean
