@@ -5,7 +5,7 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # One stage, the layers in the order they change: the user, the locked dependencies (rebuilt only when
-# pyproject.toml or uv.lock changes: COPY checksums them), then the package (a code change rebuilds only
+# uv.lock changes), then the package (a code change rebuilds only
 # that small layer), labels last. No multi-stage COPY of the whole environment, which every commit redid.
 FROM ${BASE_IMAGE}
 ARG UV_VERSION=0.13.9
@@ -15,13 +15,17 @@ ARG UV_NATIVE_TLS=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIR
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
 WORKDIR /src
-COPY pyproject.toml uv.lock /src/
+# The dependency layer is keyed on uv.lock alone (what `uv sync --frozen` installs): COPY checksums it, while buildah
+# does not checksum bind mounts (buildah#5400), so pyproject.toml is only bind-mounted here and an edit of it that
+# is not a new lock (tool settings) does not reinstall the dependencies.
+COPY uv.lock /src/
 # uv exists only inside each installing step (pip-installed into /tmp, removed before the layer is committed):
 # the image has no uv, pip or caches. The test suites of numpy, pandas, scipy and scikit-learn are dropped
 # (about 100 MB; other packages' `tests` may be code they import). Bytecode for what the server imports
 # (Python writes it as it imports), not all 130 MB of site-packages: the container starts without compiling
 # (it runs as a user who cannot write there) and stays small.
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     python3 -m venv /tmp/uv && /tmp/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
  && /tmp/uv/bin/uv sync --frozen --no-dev --no-install-project --python python3 \
  && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
@@ -29,6 +33,7 @@ RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.c
 sklearn.compose, sklearn.ensemble, sklearn.impute, sklearn.linear_model, sklearn.preprocessing, uvicorn.loops.uvloop, \
 uvicorn.protocols.http.httptools_impl, uvicorn.protocols.websockets.websockets_impl, psycopg2, alembic.command" \
  && rm -rf /tmp/uv /tmp/uv-*.lock
+COPY pyproject.toml /src/
 COPY src /src/src
 # The package's metadata names README.md; a stub keeps documentation edits from rebuilding the image.
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \

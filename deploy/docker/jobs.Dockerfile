@@ -6,7 +6,7 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # One stage, the layers in the order they change: system packages and the user, the locked dependencies
-# (rebuilt only when pyproject.toml or uv.lock changes: COPY checksums them), then the package (a code change
+# (rebuilt only when uv.lock changes), then the package (a code change
 # rebuilds only that small layer), labels last. No multi-stage COPY of the whole 1.8 GB environment, which
 # every commit redid.
 FROM ${BASE_IMAGE}
@@ -22,17 +22,22 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1=12.2.0
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops \
  && install -d -o 10001 -g 10001 /mlartifacts
 WORKDIR /src
-COPY pyproject.toml uv.lock /src/
+# The dependency layer is keyed on uv.lock alone (what `uv sync --frozen` installs): COPY checksums it, while buildah
+# does not checksum bind mounts (buildah#5400), so pyproject.toml is only bind-mounted here and an edit of it that
+# is not a new lock (tool settings) does not reinstall the dependencies.
+COPY uv.lock /src/
 # uv exists only inside each installing step (pip-installed into /tmp, removed before the layer is committed):
 # the image has no uv, pip or caches. The test suites of numpy, pandas, scipy and scikit-learn are dropped
 # (about 100 MB; other packages' `tests` may be code they import) and the rest compiled once, so the
 # container starts without compiling (it runs as a user who cannot write there).
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     python3 -m venv /tmp/uv && /tmp/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
  && /tmp/uv/bin/uv sync --frozen --no-dev --all-extras --no-extra llm --no-extra spark --no-install-project --python python3 \
  && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
  && python3 -m compileall -q -j 0 /opt/churnops/lib \
  && rm -rf /tmp/uv /tmp/uv-*.lock
+COPY pyproject.toml /src/
 COPY src /src/src
 # The package's metadata names README.md; a stub keeps documentation edits from rebuilding the image.
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \
