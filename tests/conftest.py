@@ -70,9 +70,10 @@ TRAINING_FIXTURES = frozenset({"trained_registry", "telco_registry"})
 
 
 # The longest files (`make test` --durations; setup included), longest first. `--dist loadfile` with
-# --no-loadscope-reorder (pyproject.toml) hands files out in collection order, so a long file collected last keeps one worker busy while the other idles; run first, they
-# overlap with the many short files instead. The two image-building files are not next to each other: xdist deals
-# the first files out in turn, so they land on the same worker, which builds the images while the other one trains.
+# --no-loadscope-reorder (pyproject.toml) hands files out in collection order, so a long file collected last
+# keeps one worker busy while the other idles; run first, they overlap with the many short files instead.
+# The two image-building files are not next to each other: xdist deals the first files out in turn, so they
+# land on the same worker, which builds the images while the other one trains.
 # Only the order changes: a file missing here runs where it always did.
 LONGEST_FILES = (
     "tests/deploy/test_compose.py",
