@@ -69,10 +69,34 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 TRAINING_FIXTURES = frozenset({"trained_registry", "telco_registry"})
 
 
+# The longest files (`make test` --durations; setup included), longest first. `--dist loadfile` with
+# --no-loadscope-reorder (pyproject.toml) hands files out in collection order, so a long file collected last
+# keeps one worker busy while the other idles; run first, they overlap with the many short files instead.
+# The two image-building files are not next to each other: xdist deals the first files out in turn, so they
+# land on the same worker, which builds the images while the other one trains.
+# Only the order changes: a file missing here runs where it always did.
+LONGEST_FILES = (
+    "tests/deploy/test_compose.py",
+    "tests/end_to_end/test_closed_loop.py",
+    "tests/deploy/test_api_image.py",
+    "tests/store/test_store_under_load.py",
+    "tests/comments/test_llm_analysis.py",
+    "tests/orchestrators/test_airflow.py",
+    "tests/deploy/test_azureml.py",
+    "tests/spark/test_spark_scoring.py",
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.trains)
+    items.sort(key=_longest_first)  # stable: within a file, and among the other files, the order stays as collected
 
 
 @pytest.fixture(scope="session")

@@ -4,36 +4,45 @@
 # BASE_IMAGE must provide python3 (3.11) with venv; the tests pass a Debian base built locally.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-FROM ${BASE_IMAGE} AS build
+# One stage, the layers in the order they change: the user, the locked dependencies (rebuilt only when
+# uv.lock changes), then the package (a code change rebuilds only
+# that small layer), labels last. No multi-stage COPY of the whole environment, which every commit redid.
+FROM ${BASE_IMAGE}
 ARG UV_VERSION=0.13.9
-# UV_NATIVE_TLS: trust the system's CA store (a build behind a TLS-inspecting proxy mounts its CA there).
-ENV UV_NATIVE_TLS=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/opt/churnops PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
+# Build-time only (ARG, not ENV). UV_NATIVE_TLS/PIP_CERT: trust the system's CA store (a build behind a
+# TLS-inspecting proxy mounts its CA there).
+ARG UV_NATIVE_TLS=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/opt/churnops \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
 WORKDIR /src
-# Dependencies first, in their own layer: rebuilt only when the lock changes, not on every code change.
-# The test suites of numpy, pandas, scipy and scikit-learn are dropped (about 100 MB; other packages' `tests`
-# may be code they import).
-RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
+# The dependency layer is keyed on uv.lock alone (what `uv sync --frozen` installs): COPY checksums it, while buildah
+# does not checksum bind mounts (buildah#5400), so pyproject.toml is only bind-mounted here and an edit of it that
+# is not a new lock (tool settings) does not reinstall the dependencies.
+COPY uv.lock /src/
+# uv exists only inside each installing step (pip-installed into /tmp, removed before the layer is committed):
+# the image has no uv, pip or caches. The test suites of numpy, pandas, scipy and scikit-learn are dropped
+# (about 100 MB; other packages' `tests` may be code they import). Bytecode for what the server imports
+# (Python writes it as it imports), not all 130 MB of site-packages: the container starts without compiling
+# (it runs as a user who cannot write there) and stays small.
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
-    /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --python python3 \
- && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} +
-COPY pyproject.toml uv.lock /src/
+    python3 -m venv /tmp/uv && /tmp/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
+ && /tmp/uv/bin/uv sync --frozen --no-dev --no-install-project --python python3 \
+ && sp=/opt/churnops/lib/python3.11/site-packages && find "$sp/numpy" "$sp/pandas" "$sp/scipy" "$sp/sklearn" -depth -type d -name tests -exec rm -rf {} + \
+ && /opt/churnops/bin/python -c "import mlflow.pyfunc, onnxruntime, skops.io, fastapi, pydantic, pandas, sqlalchemy, \
+sklearn.compose, sklearn.ensemble, sklearn.impute, sklearn.linear_model, sklearn.preprocessing, uvicorn.loops.uvloop, \
+uvicorn.protocols.http.httptools_impl, uvicorn.protocols.websockets.websockets_impl, psycopg2, alembic.command" \
+ && rm -rf /tmp/uv /tmp/uv-*.lock
+COPY pyproject.toml /src/
 COPY src /src/src
 # The package's metadata names README.md; a stub keeps documentation edits from rebuilding the image.
-RUN echo "churnops: see the project's README" > /src/README.md
-# Bytecode for what the server imports (Python writes it as it imports), not all 130 MB of site-packages:
-# the container starts without compiling (it runs as a user who cannot write there) and stays small.
-RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --frozen --no-dev --no-editable --python python3 \
- && /opt/churnops/bin/python -c "import churnops.cli, churnops.serving.app, churnops.model.served, mlflow.pyfunc, onnxruntime, skops.io, \
-sklearn.compose, sklearn.ensemble, sklearn.impute, sklearn.linear_model, sklearn.preprocessing, uvicorn.loops.uvloop, \
-uvicorn.protocols.http.httptools_impl, uvicorn.protocols.websockets.websockets_impl, psycopg2, alembic.command"
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=cache,target=/root/.cache/pip \
+    echo "churnops: see the project's README" > /src/README.md \
+ && python3 -m venv /tmp/uv && /tmp/uv/bin/pip install --quiet "uv==${UV_VERSION}" \
+ && /tmp/uv/bin/uv sync --frozen --no-dev --no-editable --python python3 \
+ && /opt/churnops/bin/python -c "import churnops.cli, churnops.serving.app, churnops.model.served" \
+ && rm -rf /tmp/uv /tmp/uv-*.lock
 
-FROM ${BASE_IMAGE}
-RUN useradd --uid 10001 --user-group --create-home --home-dir /home/churnops churnops
-COPY --from=build /opt/churnops /opt/churnops
 # PORT: Cloud Run and Heroku set it; 8080 otherwise. The prediction store defaults to SQLite in the
 # home folder (mount a volume there, or point CHURNOPS_STORE_URL at PostgreSQL).
 ENV PATH=/opt/churnops/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PORT=8080 \
