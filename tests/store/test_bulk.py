@@ -224,6 +224,22 @@ def test_a_row_postgresql_refuses_is_set_aside_and_the_rest_stored(postgres_up: 
     assert len(rejected) == 1 and batch.ids[3] in rejected[0].read_text()
 
 
+def test_a_refused_row_in_one_handed_batch_is_set_aside_and_every_other_prediction_stored(postgres_up: bool, tmp_path: Path, store_for: Any) -> None:
+    require(postgres_up, "PostgreSQL is not reachable on 127.0.0.1:5432")
+    frames = [frame_of(40) for _ in range(3)]
+    frames[1].loc[3, "city"] = "bad\x00byte"  # JSONB refuses NUL: the second batch's transaction fails
+    batches = [columns_for(frame) for frame in frames]
+    with scratch_database() as url:
+        store = store_for(url, tmp_path / "spool")
+        with store.storing_columns(depth=1) as store_columns:
+            for batch in batches:
+                store_columns(batch)
+        expected = {key for batch in batches for key in batch.ids} - {batches[1].ids[3]}
+        assert set(rows_of(url)) == expected
+    rejected = list((tmp_path / "spool" / "rejected").glob("*.jsonl"))
+    assert len(rejected) == 1 and batches[1].ids[3] in rejected[0].read_text()
+
+
 def test_batch_scoring_stores_every_customer_once_as_the_api_would(
     database_url: str, telco_registry: TelcoRegistry, telco_csv: Path, contract: DatasetContract, tmp_path: Path
 ) -> None:

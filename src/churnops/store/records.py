@@ -18,7 +18,8 @@ def _new_key() -> str:
 
 
 def new_prediction_ids(count: int) -> list[str]:
-    """Time-ordered ids, 32 hex digits in UUIDv7's layout: the milliseconds since the epoch, then 80 random bits.
+    """Time-ordered ids, 32 hex digits laid out like UUIDv7 (without its version bits): the milliseconds since the
+    epoch, then 80 random bits.
 
     A batch's ids are sorted: the store appends them to its primary-key index rather than scattering them
     over it (SQLite bulk inserts take about a fifth less time). One urandom call for the whole batch.

@@ -414,8 +414,9 @@ class PredictionStore:
     def store_column_batches(self, batches: Iterable[bulk.PredictionColumns]) -> None:
         """Store columnar batches now, all in one transaction: batch scoring's file is stored whole or not at all.
 
-        When the database refuses the transaction, each batch takes the ordinary path (row by row, refused rows set
-        aside); during an outage the batches are spooled and replayed like any other.
+        When the database refuses a batch, that batch takes the ordinary path (row by row, refused rows set aside)
+        and the others are stored in bulk again, in a new transaction; during an outage the batches are spooled
+        and replayed like any other.
         """
         taken: list[bulk.PredictionColumns] = []
         batches = iter(batches)
@@ -427,12 +428,12 @@ class PredictionStore:
                         bulk.insert_columns(connection, batch)
                 return
             except SQLAlchemyError as exc:
-                if is_outage(exc):
-                    self._enter_outage(exc)
-                else:
-                    for batch in itertools.chain(taken, batches):
-                        self._store_refused(batch, exc)
+                if not is_outage(exc) and taken:
+                    *accepted, refused = taken  # the batch being inserted when the database said no
+                    self._store_refused(refused, exc)
+                    self.store_column_batches(itertools.chain(accepted, batches))
                     return
+                self._enter_outage(exc)
         for batch in itertools.chain(taken, batches):
             self._spool_rows(Rows.single("predictions", batch.rows()))
 
@@ -484,11 +485,12 @@ class PredictionStore:
             raise failures[0]
 
     def _store_refused(self, batch: bulk.PredictionColumns, cause: SQLAlchemyError) -> None:
+        rows = Rows.single("predictions", batch.rows())
         try:
-            self._insert_one_by_one(Rows.single("predictions", batch.rows()), cause)
+            self._insert_one_by_one(rows, cause)
         except SQLAlchemyError as outage:  # the database went away meanwhile
             self._enter_outage(outage)
-            self._spool_rows(Rows.single("predictions", batch.rows()))
+            self._spool_rows(rows)
 
     def _insert_one_by_one(self, rows: Rows, cause: SQLAlchemyError) -> None:
         """One row the database refuses must not keep its whole batch out: refused rows are set aside on disk."""
