@@ -92,18 +92,27 @@ def test_every_trial_ran_exactly_once_split_between_the_workers(searched: Search
     assert workers == {"worker 0)", "worker 1)"}, workers
 
 
+def assert_choice_is_the_best_trial(trained: Trained, study: optuna.Study) -> None:
+    best = study.best_trial
+    assert trained.cv_roc_auc_mean == best.value
+    assert (trained.family, trained.params) == (best.user_attrs["family"], best.user_attrs["params"])
+
+
+def trial_runs(trained: Trained) -> list[mlflow.entities.Run]:
+    """The nested MLflow runs under the training run (one per trial)."""
+    return mlflow.search_runs(
+        experiment_ids=[mlflow.get_run(trained.run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{trained.run_id}'",
+        output_format="list",
+    )
+
+
 def test_the_studys_best_is_the_pipelines_choice(searched: Searched) -> None:
-    best = searched.study.best_trial
-    assert searched.trained.cv_roc_auc_mean == best.value
-    assert (searched.trained.family, searched.trained.params) == (best.user_attrs["family"], best.user_attrs["params"])
+    assert_choice_is_the_best_trial(searched.trained, searched.study)
 
 
 def test_each_trial_is_one_nested_run_under_the_training_run(searched: Searched) -> None:
-    runs = mlflow.search_runs(
-        experiment_ids=[mlflow.get_run(searched.trained.run_id).info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{searched.trained.run_id}'",
-        output_format="list",
-    )
+    runs = trial_runs(searched.trained)
     assert sorted(int(run.data.tags["optuna_trial"]) for run in runs) == list(range(TRIALS))
     by_trial = {trial.number: trial for trial in searched.study.get_trials()}
     for run in runs:
@@ -191,17 +200,11 @@ def test_a_killed_workers_trial_fails_and_its_params_complete_exactly_once(survi
 
 
 def test_after_a_killed_worker_the_pipelines_choice_is_still_the_studys_best(survived: Survived) -> None:
-    best = survived.study.best_trial
-    assert survived.trained.cv_roc_auc_mean == best.value
-    assert (survived.trained.family, survived.trained.params) == (best.user_attrs["family"], best.user_attrs["params"])
+    assert_choice_is_the_best_trial(survived.trained, survived.study)
 
 
 def test_the_killed_trials_run_ends_killed_and_each_completed_trial_has_one_finished_run(survived: Survived) -> None:
-    runs = mlflow.search_runs(
-        experiment_ids=[mlflow.get_run(survived.trained.run_id).info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{survived.trained.run_id}'",
-        output_format="list",
-    )
+    runs = trial_runs(survived.trained)
     by_status: dict[str, list[int]] = {}
     for run in runs:
         by_status.setdefault(run.info.status, []).append(int(run.data.tags["optuna_trial"]))
