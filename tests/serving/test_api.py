@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,49 @@ def test_predictions_differ_by_customer_and_match_batch(client: httpx.Client, cu
     assert np.allclose([row["churn_probability"] for row in body["predictions"]], singles, atol=1e-12)
     assert len(set(np.round(singles, 6))) > 5, "a real model gives different customers different probabilities"
     assert len({row["prediction_id"] for row in body["predictions"]}) == 10
+
+
+def test_concurrent_single_predictions_are_each_answered_and_stored_with_their_own_request(
+    client: httpx.Client, server: tuple[str, Path], customers: list[dict[str, Any]]
+) -> None:
+    """Single customers sent at once are scored as one group (serving/coalescing.py): each still gets its own
+    answer, and its own row in the store, under its own request id."""
+    sent = {f"together-{index}": {**customer, "customerID": f"C-together-{index}"} for index, customer in enumerate(customers[:16])}
+    expected = client.post("/predict/batch", json={"customers": list(sent.values())}).json()["predictions"]
+
+    def send(request: str) -> httpx.Response:
+        return client.post("/predict", json=sent[request], headers={"X-Request-ID": request})
+
+    with ThreadPoolExecutor(len(sent)) as pool:
+        answers = dict(zip(sent, pool.map(send, sent), strict=True))
+    assert {answer.status_code for answer in answers.values()} == {200}
+    for (request, answer), batch_row in zip(answers.items(), expected, strict=True):
+        body = answer.json()
+        assert answer.headers["x-request-id"] == request
+        assert body["customer_id"] == sent[request]["customerID"]
+        assert body["churn_probability"] == pytest.approx(batch_row["churn_probability"], abs=1e-12)
+
+    stored = _stored_predictions(server[1].parent / "predictions.db", "together-%", len(sent))
+    assert set(stored) == set(sent), "one stored prediction per request"
+    for request, answer in answers.items():
+        prediction_id, probability, features = stored[request]
+        assert prediction_id == answer.json()["prediction_id"]
+        assert probability == answer.json()["churn_probability"]
+        assert features["customerID"] == sent[request]["customerID"] and features["tenure"] == sent[request]["tenure"]
+
+
+def _stored_predictions(database: Path, request_pattern: str, expected: int) -> dict[str, tuple[str, float, dict[str, Any]]]:
+    """request id -> (prediction id, probability, features) once the writer has stored `expected` of them (or after 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute(
+                "SELECT request_id, id, probability, features FROM predictions WHERE request_id LIKE ?", (request_pattern,)
+            ).fetchall()
+        if len(rows) >= expected or time.monotonic() > deadline:
+            assert len(rows) == len({row[0] for row in rows}), "a request's prediction was stored twice"
+            return {request: (key, probability, json.loads(features)) for request, key, probability, features in rows}
+        time.sleep(0.1)
 
 
 def test_invalid_customer_gets_422_naming_each_field_and_allowed_values(client: httpx.Client, customers: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from churnops.data.contract import DatasetContract
 from churnops.data.loading import load_customers
 from churnops.model.served import load_served_model, served_version
 from churnops.store import PredictionRecord, PredictionStore, new_prediction_ids, score_and_record
-from churnops.store.bulk import PredictionColumns, features_json
+from churnops.store.bulk import SQLITE_ROWS_PER_STATEMENT, PredictionColumns, features_json
 from churnops.store.engine import _dump_json
 from churnops.store.rows import _json_safe
 from churnops.tracking import connect
@@ -150,6 +150,19 @@ def test_bulk_batch_stores_what_the_ordinary_path_stores(database_url: str, tmp_
         other = theirs[key]
         assert row["features"] == other["features"]
         assert {name: row[name] for name in row if name != "features"} == {name: other[name] for name in other if name != "features"}
+
+
+def test_a_batch_of_several_insert_statements_is_stored_whole_and_in_order(database_url: str, store_for: Any) -> None:
+    """SQLite takes a bulk batch in statements of SQLITE_ROWS_PER_STATEMENT rows: the last, partial one too."""
+    frame = frame_of(2 * SQLITE_ROWS_PER_STATEMENT + 7)
+    batch = columns_for(frame)
+    store_for(database_url).store_columns(batch)
+    stored = rows_of(database_url)
+    assert set(stored) == set(batch.ids)
+    for index in (0, SQLITE_ROWS_PER_STATEMENT - 1, SQLITE_ROWS_PER_STATEMENT, len(frame) - 1):  # each side of each statement
+        row = stored[batch.ids[index]]
+        assert row["features"] == json.loads(batch.features[index])
+        assert row["probability"] == batch.probabilities[index] and row["label"] == bool(batch.labels[index])
 
 
 def test_a_batch_stored_twice_is_stored_once(database_url: str, store_for: Any) -> None:

@@ -11,7 +11,8 @@ from churnops.serving.service import Service
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The admin key (CHURNOPS_API_KEY).")
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """Async, so FastAPI calls it on the loop: a plain function would cost every request a trip to the thread pool."""
     service: Service = request.app.state.service
     return service
 

@@ -1,7 +1,8 @@
 """What the endpoints share: settings, the contract, the served model, the store, metrics and jobs.
 
-Every prediction path (HTTP, batch, WebSocket, /invocations) goes through `Service.predict`, so
-each one is scored, counted and stored the same way. `Service.explain` (POST /explain) scores with
+Every prediction path (HTTP, batch, WebSocket, /invocations) goes through `Service.predict`
+(single customers through `Service.predict_one`, which groups the ones that arrive together:
+coalescing.py), so each one is scored, counted and stored the same way. `Service.explain` (POST /explain) scores with
 the same model but stores and counts nothing.
 """
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from churnops.data.contract import DatasetContract, load_contract
 from churnops.model.served import ModelUnavailable, ServedModel, same_columns
+from churnops.serving.coalescing import Coalescer, Waiting, settle
 from churnops.serving.explain import feature_effects, reference_record
 from churnops.serving.jobs import RetrainJobs
 from churnops.serving.logs import request_id
@@ -58,6 +60,10 @@ class Scored:
     churn: list[bool]
     labels: list[str]
 
+    def row(self, index: int) -> Scored:
+        """One customer's prediction out of a group's."""
+        return Scored(self.model, [self.ids[index]], [self.probabilities[index]], [self.churn[index]], [self.labels[index]])
+
 
 class Service:
     def __init__(self, settings: Settings) -> None:
@@ -75,6 +81,7 @@ class Service:
         self.exports: Any = None  # the Elasticsearch export loop, when CHURNOPS_ELASTICSEARCH_URL is set
         self._requests: list[tuple[float, str, str, int, float, str | None]] = []  # the request log, not yet handed to the store
         self._requests_since = time.monotonic()
+        self._singles: Coalescer[Scored] = Coalescer(self._predict_group)
 
     def start(self) -> None:
         self.store.start()
@@ -127,15 +134,39 @@ class Service:
 
     async def predict(self, customers: list[dict[str, Any]], endpoint: str) -> Scored:
         """Score, count and store; returns once the predictions are durable (CHURNOPS_STORE_DURABILITY); the caller shapes the response."""
+        scored, ticket = self._score_and_record(customers, endpoint, request_id.get())
+        await self.store.durable(ticket)  # other requests run meanwhile and share the same fsync
+        self._observe(scored)
+        return scored
+
+    async def predict_one(self, customer: dict[str, Any], endpoint: str) -> Scored:
+        """`predict` of one customer, scored and made durable together with the others that arrive in the same loop turn."""
+        return await self._singles.submit(customer, endpoint)
+
+    async def _predict_group(self, endpoint: str, group: list[Waiting[Scored]]) -> None:
+        try:
+            scored, ticket = self._score_and_record([waiting.record for waiting in group], endpoint, [waiting.request_id for waiting in group])
+            await self.store.durable(ticket)
+        except asyncio.CancelledError:  # the service stops
+            for waiting in group:
+                waiting.future.cancel()
+            raise
+        except Exception as error:  # noqa: BLE001 - every request of the group answers the group's error (503, 500)
+            settle(group, error)
+            return
+        self._observe(scored)
+        settle(group, [scored.row(index) for index in range(len(group))])
+
+    def _score_and_record(self, customers: list[dict[str, Any]], endpoint: str, request_ids: str | None | list[str | None]) -> tuple[Scored, int]:
         model = self.model()  # held for the whole call: a swap meanwhile does not affect it
-        recorded = score_and_record(model, customers, self.store, endpoint, request_id.get(), validated=True)  # by the customer model
-        await self.store.durable(recorded.ticket)  # other requests run meanwhile and share the same fsync
-        probabilities = recorded.probabilities.tolist()
-        churn = recorded.churn.tolist()
+        recorded = score_and_record(model, customers, self.store, endpoint, request_ids, validated=True)  # by the customer model
         target = self.contract.target
+        churn = recorded.churn.tolist()
         labels = [target.positive if flag else target.negative for flag in churn]
-        self.metrics.observe_predictions(probabilities, labels)
-        return Scored(model, recorded.ids, probabilities, churn, labels)
+        return Scored(model, recorded.ids, recorded.probabilities.tolist(), churn, labels), recorded.ticket
+
+    def _observe(self, scored: Scored) -> None:
+        self.metrics.observe_predictions(scored.probabilities, scored.labels)
 
     def explain(self, record: dict[str, Any]) -> dict[str, Any]:
         """The prediction for one customer, as predict scores it, and each feature's effect on it; neither stored nor counted."""

@@ -48,7 +48,7 @@ def score_and_record(
     customers: list[dict[str, Any]],
     store: PredictionStore,
     endpoint: str,
-    request_id: str | None,
+    request_id: str | None | list[str | None],
     chunk_rows: int | None = None,
     on_rows: Callable[[int, int], None] | None = None,
     validated: bool = False,
@@ -56,6 +56,7 @@ def score_and_record(
     """Score `customers` with `model` (in chunks of `chunk_rows`, reporting `on_rows(done, total)`) and queue every prediction.
 
     Each prediction's `latency_ms` is the time of the model call that scored it (the request, or the chunk).
+    `request_id`: the request's, or one per customer (single customers scored as a group).
     `validated`: the customers passed the API's customer model, so their values are JSON-safe as they are.
     """
     total = len(customers)
@@ -82,7 +83,7 @@ def score_and_record(
                 threshold=model.threshold,
                 latency_ms=latency_ms,
                 endpoint=endpoint,
-                request_id=request_id,
+                request_id=request_id if request_id is None or isinstance(request_id, str) else request_id[start : start + len(chunk)],
                 plain_features=validated,
             )
         )

@@ -114,10 +114,12 @@ class Rows:
         threshold: float,
         latency_ms: float,
         endpoint: str,
-        request_id: str | None,
+        request_id: str | None | Sequence[str | None],
         plain_features: bool = False,
     ) -> Rows:
         """What `of` gives for the same PredictionRecords, without an object per prediction (the API's batches).
+
+        `request_id`: the request's, or one per prediction (single customers scored as a group).
 
         `plain_features`: the features are already JSON-safe (the API's customer model admits only strings,
         whole numbers, finite numbers and null), so the per-value check is skipped.
@@ -125,6 +127,7 @@ class Rows:
         safe = dict if plain_features else _safe_features
         at = as_utc(created_at)
         name, version, cutoff, latency = str(model_name), str(model_version), float(threshold), float(latency_ms)
+        request_ids = [request_id] * len(ids) if request_id is None or isinstance(request_id, str) else request_id
         rows = [
             {
                 "id": key,
@@ -137,9 +140,9 @@ class Rows:
                 "threshold": cutoff,
                 "latency_ms": latency,
                 "endpoint": endpoint,
-                "request_id": request_id,
+                "request_id": request,
             }
-            for key, customer, probability, label in zip(ids, features, probabilities, labels, strict=True)
+            for key, customer, probability, label, request in zip(ids, features, probabilities, labels, request_ids, strict=True)
         ]
         return cls.single("predictions", rows)
 

@@ -94,7 +94,8 @@ class WriteAheadLog:
         self._durable = 0  # every ticket up to this one is fsync'd (or failed, see _failures)
         self._failures: list[_Failure] = []
         self._waiters: list[_Waiter] = []
-        self._committing = False  # the commit thread runs
+        self._commit_thread: threading.Thread | None = None  # started by the first waiter on an event loop
+        self._work = threading.Event()  # set by a waiter: the commit thread has something to fsync
         self._current: _Segment | None = None
         self._closed_segments: list[_Segment] = []
         self._closing = False
@@ -113,6 +114,7 @@ class WriteAheadLog:
         """Commit what is buffered; delete every segment when `completed` covers all of them, else leave them to the next start."""
         with self._lock:
             self._closing = True
+        self._work.set()  # the commit thread, if any, ends
         self._commit()
         with self._lock:
             segments = [*self._closed_segments, *([self._current] if self._current else [])]
@@ -170,19 +172,24 @@ class WriteAheadLog:
             raise WalError(f"the write-ahead log did not reach the disk within {timeout:g}s (is {self.folder} on a stalled disk?)") from None
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Under `_lock`: start the commit thread unless it is running; it runs until no waiter is left."""
-        if not self._committing:
-            self._committing = True
-            threading.Thread(target=self._commit_while_waited_for, name="churnops-wal-commit", daemon=True).start()
+        """Under `_lock`: wake the commit thread (started once: a thread per commit cost the loop a GIL hand-over each)."""
+        if self._commit_thread is None:
+            self._commit_thread = threading.Thread(target=self._commit_while_waited_for, name="churnops-wal-commit", daemon=True)
+            self._commit_thread.start()
+        self._work.set()
 
     def _commit_while_waited_for(self) -> None:
-        """One thread for as long as requests wait: each fsync's return costs one GIL hand-over, not two."""
+        """The commit thread: asleep until a waiter wakes it, then committing until no waiter is left."""
         while True:
-            self._commit()
-            with self._lock:
-                if not self._waiters:
-                    self._committing = False
-                    return
+            self._work.wait()
+            self._work.clear()  # before committing: a waiter that comes meanwhile wakes the next round
+            while True:
+                self._commit()
+                with self._lock:
+                    if not self._waiters or self._current is None:
+                        break
+            if self._closing:
+                return
 
     def _raise_if_failed(self, ticket: int) -> None:
         for failure in self._failures:

@@ -54,10 +54,11 @@ def build_router(service: Service) -> APIRouter:
     # them against response_model costs more than scoring (about 14 ms per 1000 rows). The declared
     # response_model still documents them, and the Schemathesis test checks responses against it.
     @router.post("/predict", response_model=Prediction, responses=UNAVAILABLE)
-    async def predict(customer: Customer, service: ServiceDep) -> Response:  # type: ignore[valid-type]
+    async def predict(customer: Customer) -> Response:  # type: ignore[valid-type]
         """Churn probability and label for one customer, at the served model's threshold."""
+        # `service` from build_router, not a dependency: resolving one is a measurable share of a single prediction.
         record = customer.model_dump()  # type: ignore[attr-defined]
-        scored = await service.predict([record], "predict")
+        scored = await service.predict_one(record, "predict")
         return _json(service.prediction_rows(scored, [record])[0])
 
     @router.post("/explain", response_model=Explanation, responses=UNAVAILABLE)
@@ -221,7 +222,7 @@ async def _answer(service: Service, customer: type[BaseModel], message: str | by
     except ValidationError as error:
         return {"error": "invalid customer", **public_errors(error.errors(include_url=False), with_input=False)}
     try:
-        scored = await service.predict([record], "websocket")
+        scored = await service.predict_one(record, "websocket")
     except ModelUnavailable as error:
         return {"error": "model unavailable", "detail": str(error)}
     except WalError as error:
