@@ -90,19 +90,15 @@ def features_json(frame: pd.DataFrame) -> list[str]:
 
 
 def _encode_column(values: pd.Series, prefix: str, suffix: str) -> list[str]:
-    """`prefix + JSON value + suffix` for each cell of one column."""
-    if pd.api.types.is_bool_dtype(values):
-        true, false = f"{prefix}true{suffix}", f"{prefix}false{suffix}"
-        return [true if value else false for value in values.tolist()]
-    if pd.api.types.is_integer_dtype(values):
-        return [f"{prefix}{value}{suffix}" for value in values.tolist()]
-    if pd.api.types.is_float_dtype(values):
-        numbers = values.to_numpy(dtype=np.float64)
-        text = np.array([f"{prefix}{value!r}{suffix}" for value in numbers.tolist()], dtype=object)
-        text[~np.isfinite(numbers)] = f"{prefix}null{suffix}"
-        return text.tolist()  # type: ignore[no-any-return]
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([f"{prefix}{_encode_cell(value)}{suffix}" for value in uniques] + [f"{prefix}null{suffix}"], dtype=object)
+    """`prefix + JSON value + suffix` for each cell of one column, each distinct value encoded once (a column
+    of customers holds few: a category, a tenure, a price)."""
+    if pd.api.types.is_float_dtype(values):  # factorized by bit pattern: 0.0 == -0.0, but their text differs
+        codes, bits = pd.factorize(values.to_numpy(dtype=np.float64, na_value=np.nan).view(np.int64))
+        uniques = [repr(value) if math.isfinite(value) else "null" for value in bits.view(np.float64).tolist()]  # JSON has no NaN
+    else:
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        uniques = [_encode_cell(value) for value in distinct.tolist()]
+    table = np.array([f"{prefix}{value}{suffix}" for value in uniques] + [f"{prefix}null{suffix}"], dtype=object)
     return table[codes].tolist()  # type: ignore[no-any-return]  # code -1 (missing) picks the trailing "null"
 
 

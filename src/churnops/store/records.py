@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 
 def _new_key() -> str:
     return uuid.uuid4().hex
@@ -25,8 +27,8 @@ def new_prediction_ids(count: int) -> list[str]:
     over it (SQLite bulk inserts take about a fifth less time). One urandom call for the whole batch.
     """
     prefix = f"{time.time_ns() // 1_000_000:012x}"
-    raw = os.urandom(10 * count).hex()
-    return sorted(prefix + raw[start : start + 20] for start in range(0, 20 * count, 20))
+    random = np.sort(np.frombuffer(os.urandom(10 * count), dtype="S10")).tobytes().hex()  # sorted as bytes: the order of their hex
+    return [prefix + random[start : start + 20] for start in range(0, 20 * count, 20)]
 
 
 @dataclass(frozen=True, slots=True)
