@@ -10,8 +10,9 @@ Two figures each:
 * in process (imports done, a small warm-up run first): the step `score_batch` vs the baseline's
   read -> load -> predict -> write, rows/s and the ratio;
 * whole command: `python -m churnops score` vs `python baseline.py`, wall time from process start (best of 3);
-and the store alone: the bulk insert of the same rows, made beforehand, into a fresh store (the floor
-the database puts under the step on this machine).
+the store alone: the bulk insert of the same rows, made beforehand, into a fresh store; and the database
+alone: those stored rows, in the database's own format, inserted into an empty store by the database itself
+(INSERT ... SELECT on SQLite, COPY on PostgreSQL), the floor this machine puts under the step.
 
 Targets: >= 100k rows/s inside the step; whole-command ratio >= 1.0 against the baseline.
 
@@ -21,6 +22,7 @@ Targets: >= 100k rows/s inside the step; whole-command ratio >= 1.0 against the 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import subprocess
 import sys
@@ -30,6 +32,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,9 +104,13 @@ def main() -> None:
                     [sys.executable, "-m", "churnops", "score", "--input", str(customers), "--json"],
                     {**env, **churnops_env(settings, url)},
                 )
+            empty = dict(stores(folder, args.postgres_url, name="database-alone"))
+            backends.extend(empty.items())
             for backend, url in stores(folder, args.postgres_url, name="store-alone"):
                 backends.append((backend, url))
                 results[f"{backend}_store"] = store_alone(url, customers, folder / f"spool-{backend}")
+                if backend in empty:
+                    results[f"{backend}_database"] = database_alone(url, empty[backend], folder / f"spool-{backend}")
         finally:
             drop_scratch(args.postgres_url, [url for backend, url in backends if backend == "postgresql"])
         report(results, args.rows)
@@ -209,6 +216,65 @@ def store_alone(url: str, customers: Path, spool: Path) -> float:
     return seconds
 
 
+def database_alone(stored: str, empty: str, spool: Path) -> float:
+    """Seconds the database itself takes to insert the rows the store-alone run stored, already in its own format,
+    into an empty store: no Python per row at all (SQLite: INSERT ... SELECT from the other file; PostgreSQL: COPY
+    of the rows exported beforehand). The hardware's floor: no client code makes the step faster than this."""
+    store = PredictionStore(empty, spool)
+    store.start()  # the schema, with its indexes
+    store.close()
+    engine = sa.create_engine(empty)
+    try:
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql(f"ATTACH DATABASE '{sa.make_url(stored).database}' AS stored")
+                started = time.perf_counter()
+                connection.exec_driver_sql("INSERT INTO predictions SELECT * FROM stored.predictions")
+                connection.commit()
+            else:
+                source = sa.create_engine(stored)
+                with source.connect() as exporting:
+                    rows = _copy_out(exporting.connection.driver_connection.cursor())
+                source.dispose()
+                started = time.perf_counter()
+                _copy_in(driver.cursor(), rows)
+                driver.commit()  # the driver's own transaction: SQLAlchemy began none on this connection
+            seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    rows = _stored(stored)
+    check_stored(empty, rows, rows, warm_up=0)
+    return seconds
+
+
+def _copy_out(cursor: Any) -> bytes:
+    """The predictions table in COPY's text format, with psycopg 3 or psycopg2."""
+    if hasattr(cursor, "copy"):
+        with cursor.copy("COPY predictions TO STDOUT") as pipe:
+            return b"".join(bytes(part) for part in pipe)
+    buffer = io.BytesIO()
+    cursor.copy_expert("COPY predictions TO STDOUT", buffer)
+    return buffer.getvalue()
+
+
+def _copy_in(cursor: Any, rows: bytes) -> None:
+    if hasattr(cursor, "copy"):
+        with cursor.copy("COPY predictions FROM STDIN") as pipe:
+            pipe.write(rows)
+    else:
+        cursor.copy_expert("COPY predictions FROM STDIN", io.BytesIO(rows), size=len(rows))
+
+
+def _stored(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT COUNT(*) FROM predictions")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def churnops_env(settings: Settings, url: str) -> dict[str, str]:
     return {
         "CHURNOPS_TRACKING_URI": settings.tracking_uri,
@@ -253,6 +319,8 @@ def report(results: dict[str, float], rows: int) -> None:
     for backend in backends:
         if f"{backend}_store" in results:
             print(f"{f'{backend}: the store alone (bulk insert), rows/s':<44}{rate(f'{backend}_store'):>12.0f}")
+        if f"{backend}_database" in results:
+            print(f"{f'{backend}: the database alone (its own rows), rows/s':<44}{rate(f'{backend}_database'):>12.0f}")
     for backend in backends:
         step, ratio = rate(f"{backend}_step"), rate(f"{backend}_command") / rate("baseline_command")
         met = "met" if step >= TARGET_ROWS_PER_SECOND else "NOT met"

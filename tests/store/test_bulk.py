@@ -152,6 +152,31 @@ def test_bulk_batch_stores_what_the_ordinary_path_stores(database_url: str, tmp_
         assert {name: row[name] for name in row if name != "features"} == {name: other[name] for name in other if name != "features"}
 
 
+def test_sqlite_stores_times_and_labels_as_sqlalchemy_writes_them(tmp_path: Path, store_for: Any) -> None:
+    """Both bulk paths (batch scoring's columns, the API writer's rows) write SQLAlchemy's text, on a whole second too:
+    sqlite3's own adapter drops the fraction, and '03:04:05' sorts before the '03:04:05.000000' a window query binds."""
+    frame = frame_of(20)
+    batch = columns_for(frame)
+    batch = PredictionColumns(**{**batch.__dict__, "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)})
+    bulk_url, ordinary_url = f"sqlite:///{tmp_path / 'bulk.db'}", f"sqlite:///{tmp_path / 'ordinary.db'}"
+    store_for(bulk_url).store_columns(batch)
+    ordinary = store_for(ordinary_url, tmp_path / "ordinary-spool")
+    ordinary.record_predictions(as_records(batch, frame))
+    assert ordinary.flush(30)
+
+    def raw(url: str) -> list[tuple[Any, ...]]:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT id, created_at, typeof(created_at), label, typeof(label) FROM predictions ORDER BY id")
+            rows = [tuple(row) for row in stored]
+        engine.dispose()
+        return rows
+
+    ours = raw(bulk_url)
+    assert ours == raw(ordinary_url)
+    assert ours[0][1:3] == ("2026-01-02 03:04:05.000000", "text") and {row[3:] for row in ours} == {(0, "integer"), (1, "integer")}
+
+
 def test_a_batch_of_several_insert_statements_is_stored_whole_and_in_order(database_url: str, store_for: Any) -> None:
     """SQLite takes a bulk batch in statements of SQLITE_ROWS_PER_STATEMENT rows: the last, partial one too."""
     frame = frame_of(2 * SQLITE_ROWS_PER_STATEMENT + 7)

@@ -1,8 +1,9 @@
 """Bulk writes of predictions: columns in, one statement per batch out.
 
 SQLAlchemy's per-row parameter processing (JSON serialising, type conversion, dict binding) cost
-about 90 µs a prediction; here a batch of predictions goes to the database as plain tuples:
-SQLite `INSERT OR IGNORE` through `executemany` in one transaction, PostgreSQL `COPY`: straight
+about 90 µs a prediction; here a batch of predictions goes to the database as plain values:
+SQLite `INSERT OR IGNORE` (the API's rows through `executemany`, batch scoring's columns a few
+thousand rows per statement) in one transaction, PostgreSQL `COPY`: straight
 into the table for a columnar batch (fresh ids), else (and when that hits a key already stored)
 into a temporary table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, because COPY itself
 cannot skip a stored key and replays rely on that. Batch scoring builds the batch as columns
@@ -15,7 +16,6 @@ for the features, the same UTC times, floats and booleans.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import sqlite3
@@ -65,6 +65,30 @@ class PredictionColumns:
         tail = (self.threshold, self.latency_ms, self.endpoint, self.request_id)
         for key, features, probability, label in zip(self.ids, self.features, self.probabilities.tolist(), self.labels.tolist(), strict=True):
             yield (key, created_at, *constant, features, probability, label, *tail)
+
+    def table(self, created_at: Any) -> np.ndarray:
+        """The batch for SQLite as an object array, a row per prediction in `COLUMNS` order, filled column by column
+        in C (its rows are bound as they are: no tuple per prediction)."""
+        table = np.empty((len(self), len(COLUMNS)), dtype=object)
+        labels = self.labels.astype(np.int64).tolist()  # 1/0, as SQLAlchemy stores a Boolean on SQLite (a bool costs an adapter lookup)
+        columns = (self.ids, created_at, self.model_name, self.model_version, self.features, self.probabilities.tolist(), labels)
+        for position, value in enumerate((*columns, self.threshold, self.latency_ms, self.endpoint, self.request_id)):
+            table[:, position] = value
+        return table
+
+    @functools.cached_property
+    def copy_data(self) -> bytes:
+        """The batch in PostgreSQL COPY's text format, built once; `PredictionStore.storing_columns` has the thread
+        handing the batch over build it, so the database reads one batch while the next is made."""
+        # One template per batch: the fields shared by every prediction are encoded once.
+        shared = [_copy_field(value).replace("%", "%%") for value in (as_utc(self.created_at), self.model_name, self.model_version)]
+        tail = [_copy_field(value).replace("%", "%%") for value in (self.threshold, self.latency_ms, self.endpoint, self.request_id)]
+        template = "\t".join(["%s", *shared, "%s", "%s", "%s", *tail]) + "\n"
+        lines = (
+            template % (key, _copy_text(features), repr(probability), "t" if label else "f")
+            for key, features, probability, label in zip(self.ids, self.features, self.probabilities.tolist(), self.labels.tolist(), strict=True)
+        )
+        return "".join(lines).encode("utf-8")
 
     def rows(self) -> list[dict[str, Any]]:
         """As `rows.Rows` holds them: for the spool and the one-by-one path when the bulk write is refused."""
@@ -119,22 +143,14 @@ def insert_columns(connection: Connection, batch: PredictionColumns) -> None:
         return
     created_at = as_utc(batch.created_at)
     if connection.dialect.name == "sqlite":
-        _sqlite_insert(connection, batch.values(_sqlite_time(connection, created_at)), SQLITE_ROWS_PER_STATEMENT)
+        _sqlite_insert_table(connection, batch.table(_sqlite_time(connection, created_at)))
         return
-    # COPY text, one template per batch: the fields shared by every prediction are encoded once.
-    shared = [_copy_field(value).replace("%", "%%") for value in (created_at, batch.model_name, batch.model_version)]
-    tail = [_copy_field(value).replace("%", "%%") for value in (batch.threshold, batch.latency_ms, batch.endpoint, batch.request_id)]
-    template = "\t".join(["%s", *shared, "%s", "%s", "%s", *tail]) + "\n"
-    lines = (
-        template % (key, _copy_text(features), repr(probability), "t" if label else "f")
-        for key, features, probability, label in zip(batch.ids, batch.features, batch.probabilities.tolist(), batch.labels.tolist(), strict=True)
-    )
-    text = "".join(lines)
+    data = batch.copy_data
     try:
         with connection.begin_nested():  # fresh ids are new keys: COPY them straight into the table
-            _copy(connection, PREDICTIONS.name, text)
+            _copy(connection, PREDICTIONS.name, data)
     except sa.exc.IntegrityError:  # a key already stored (a re-run, a replay): only the temporary table can skip it
-        _postgres_copy(connection, text)
+        _postgres_copy(connection, data)
 
 
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -143,7 +159,7 @@ def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
         return
     dump = connection.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]  # the engine's (engine.py)
     if connection.dialect.name == "sqlite":
-        to_time = PREDICTIONS.c.created_at.type.bind_processor(connection.dialect)
+        to_time = _sqlite_time_processor(connection)
         _sqlite_insert(connection, (_tuple(row, dump, to_time) for row in rows))
     elif len(rows) < MIN_COPY_ROWS:  # a temporary table per transaction is not worth it for a few rows
         connection.execute(postgresql.insert(PREDICTIONS).on_conflict_do_nothing(), list(rows))
@@ -168,14 +184,21 @@ def _tuple(row: dict[str, Any], dump: Any, to_time: Any) -> tuple[Any, ...]:
     )
 
 
+def _sqlite_time_processor(connection: Connection) -> Any:
+    """Turns a time into the text SQLAlchemy's DateTime stores on SQLite ('2026-01-02 03:04:05.000000'), so ordering
+    and reading back match the ordinary path. The dialect's own type: the generic one passes the datetime through, and
+    sqlite3's default adapter writes a whole second without its fraction, which sorts before the same instant
+    written by SQLAlchemy."""
+    created_at = PREDICTIONS.c.created_at.type
+    return created_at.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+
+
 def _sqlite_time(connection: Connection, value: datetime) -> Any:
-    """The text SQLAlchemy's DateTime stores on SQLite, so ordering and reading back match the ordinary path."""
-    processor = PREDICTIONS.c.created_at.type.bind_processor(connection.dialect)
-    return processor(value) if processor else value
+    return _sqlite_time_processor(connection)(value)
 
 
-def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]], rows_per_statement: int = 1) -> None:
-    """`executemany` (one row per statement), or `rows_per_statement` rows per INSERT.
+def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
+    """`executemany`, one row per statement (the API's writer); batch scoring's columns go through `_sqlite_insert_table`.
 
     sqlite3 lets go of the GIL for each statement it runs and takes it back only when the thread running
     Python offers it (every 5 ms by default): row by row beside a busy Python thread, a writer managed about
@@ -183,14 +206,15 @@ def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]], ro
     database works that long without the GIL, beside the scoring. The API's writer stays row by row: binding
     thousands of values in one call holds the GIL that the event loop needs (/predict/batch lost a fifth).
     """
-    if rows_per_statement == 1:
-        connection.exec_driver_sql(_sqlite_statement(1), list(values))
-        return
-    rows = list(values)
-    per_statement = max(1, min(rows_per_statement, _sqlite_variable_limit(connection) // len(COLUMNS)))
-    for start in range(0, len(rows), per_statement):
-        part = rows[start : start + per_statement]
-        connection.exec_driver_sql(_sqlite_statement(len(part)), tuple(itertools.chain.from_iterable(part)))
+    connection.exec_driver_sql(_sqlite_statement(1), list(values))
+
+
+def _sqlite_insert_table(connection: Connection, table: np.ndarray) -> None:
+    """A columnar batch (`PredictionColumns.table`), `SQLITE_ROWS_PER_STATEMENT` rows per INSERT."""
+    per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit(connection) // len(COLUMNS)))
+    for start in range(0, len(table), per_statement):
+        part = table[start : start + per_statement]
+        connection.exec_driver_sql(_sqlite_statement(len(part)), tuple(part.ravel().tolist()))
 
 
 @functools.cache
@@ -206,24 +230,23 @@ def _sqlite_variable_limit(connection: Connection) -> int:
 
 
 def _postgres_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
-    _postgres_copy(connection, "".join(_copy_line(row) for row in values))
+    _postgres_copy(connection, "".join(_copy_line(row) for row in values).encode("utf-8"))
 
 
-def _postgres_copy(connection: Connection, text: str) -> None:
+def _postgres_copy(connection: Connection, data: bytes) -> None:
     """COPY into a transaction-scoped temporary table, then insert what is not stored yet."""
     names = ", ".join(COLUMNS)
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {_COPY_TABLE} (LIKE {PREDICTIONS.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-    _copy(connection, _COPY_TABLE, text)
+    _copy(connection, _COPY_TABLE, data)
     connection.exec_driver_sql(
         f"INSERT INTO {PREDICTIONS.name} ({names}) SELECT {names} FROM {_COPY_TABLE} ON CONFLICT (id) DO NOTHING"  # noqa: S608  # nosec B608 - fixed names
     )
     connection.exec_driver_sql(f"DROP TABLE {_COPY_TABLE}")  # a second batch in the same transaction creates it again
 
 
-def _copy(connection: Connection, table: str, text: str) -> None:
-    """COPY's text format into `table` (our own table names only)."""
+def _copy(connection: Connection, table: str, data: bytes) -> None:
+    """COPY's text format (UTF-8) into `table` (our own table names only)."""
     copy = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
-    data = text.encode("utf-8")
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.cursor()
     try:

@@ -471,6 +471,8 @@ class PredictionStore:
         def put(batch: bulk.PredictionColumns) -> None:
             if failures:
                 raise failures[0]
+            if self._engine.dialect.name == "postgresql":
+                batch.copy_data  # noqa: B018 - built on the caller's thread: the database reads the previous batch meanwhile
             pending.put(batch)
 
         try:
