@@ -310,17 +310,17 @@ def check_stored(url: str, rows: int, expected: int, warm_up: int = 1000) -> Non
 
 def report(results: dict[str, float], rows: int) -> None:
     rate: Callable[[str], float] = lambda key: rows / results[key]  # noqa: E731
-    print(f"{'':44}{'churnops':>12}{'baseline':>12}{'ratio':>8}")
+    print(f"{'':52}{'churnops':>12}{'baseline':>12}{'ratio':>8}")
     backends = [key.removesuffix("_step") for key in results if key.endswith("_step") and not key.startswith("baseline")]
     for backend in backends:
         for kind, label in (("step", "in process (read -> stored), rows/s"), ("command", "whole command, rows/s")):
             ours, theirs = rate(f"{backend}_{kind}"), rate(f"baseline_{kind}")
-            print(f"{f'{backend}: {label}':<44}{ours:>12.0f}{theirs:>12.0f}{ours / theirs:>7.2f}x")
+            print(f"{f'{backend}: {label}':<52}{ours:>12.0f}{theirs:>12.0f}{ours / theirs:>7.2f}x")
     for backend in backends:
         if f"{backend}_store" in results:
-            print(f"{f'{backend}: the store alone (bulk insert), rows/s':<44}{rate(f'{backend}_store'):>12.0f}")
+            print(f"{f'{backend}: the store alone (bulk insert), rows/s':<52}{rate(f'{backend}_store'):>12.0f}")
         if f"{backend}_database" in results:
-            print(f"{f'{backend}: the database alone (its own rows), rows/s':<44}{rate(f'{backend}_database'):>12.0f}")
+            print(f"{f'{backend}: the database alone (its own rows), rows/s':<52}{rate(f'{backend}_database'):>12.0f}")
     for backend in backends:
         step, ratio = rate(f"{backend}_step"), rate(f"{backend}_command") / rate("baseline_command")
         met = "met" if step >= TARGET_ROWS_PER_SECOND else "NOT met"

@@ -1348,6 +1348,7 @@ OPTIONAL_MODULES = {
     "skl2onnx": "train",
     "onnx": "train",
     "flask": "train",
+    "pyarrow": "train",  # Parquet: batch scoring's output
     "evidently": "monitor",
     "prefect": "orchestrate",
     "streamlit": "ui",

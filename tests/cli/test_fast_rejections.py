@@ -83,3 +83,24 @@ def test_an_error_inside_a_step_is_the_last_line_without_progress_leftovers(tmp_
     assert lines and lines[-1].startswith("error:") and "bad.csv" in lines[-1], result.stderr
     assert "0/?" not in result.stderr and "Traceback" not in result.stderr
     assert not any(line.lstrip("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ").startswith("validate") for line in lines), result.stderr
+
+
+def test_score_without_pyarrow_names_the_extra_before_scoring(tmp_path: Path) -> None:
+    """The core install (the API image) has no pyarrow, which the Parquet file needs: the extra is named, no traceback."""
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customerID,gender\nA-1,Female\n", encoding="utf-8")
+    blocked = "import sys; sys.modules['pyarrow'] = None; from churnops.cli import run; sys.argv[0] = 'churnops'; run()"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHURNOPS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", blocked, "score", "--input", str(customers)],
+        cwd=tmp_path,
+        env={**env, "CHURNOPS_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "needs the 'train' dependencies (pyarrow is not installed here)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # refused before the model was looked up
