@@ -65,6 +65,7 @@ def score_batch(
     progress = progress or SilentProgress()
     started = time.perf_counter()
     import pyarrow  # noqa: F401, PLC0415 - the Parquet file needs it (the train extra, not the API image): said before anything is scored
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if output is not None and output.suffix != ".parquet":
         raise ChurnopsError(f"Output '{output}' must be a .parquet file (e.g. --output scored.parquet).")

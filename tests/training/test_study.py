@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -28,3 +31,27 @@ def test_a_trial_failed_as_stale_while_it_ran_is_dropped_and_the_worker_goes_on(
 
         assert studies.run_queue(study, objective) == 1
         assert [trial.state for trial in study.get_trials()] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_a_retry_queued_just_after_its_trial_failed_elsewhere_is_still_run() -> None:
+    """fail_stale in another process fails a trial and then queues its retry: a worker that looks in between must not
+    leave (it left the retry WAITING with no worker to run it, and the search unfinished)."""
+    require(postgres_available(), "PostgreSQL not reachable at 127.0.0.1:5432")
+    spec = StudySpec(["logistic_regression"], 1, 2, 0, "parent", "0", heartbeat_seconds=1, grace_seconds=2)
+    with scratch_database() as url:
+        study = studies.create_study(studies.open_storage(url, spec), "queue", spec)
+        lost = studies.take_waiting(study)  # a worker took the trial and died; another process fails it ...
+        assert lost is not None
+        study._storage.set_trial_state_values(lost._trial_id, TrialState.FAIL)  # noqa: SLF001
+
+        def queue_the_retry() -> None:  # ... and queues its retry a moment later, as Optuna's stale-trial callback does
+            time.sleep(0.3)
+            elsewhere = optuna.load_study(study_name="queue", storage=studies.open_storage(url))
+            optuna.storages.RetryFailedTrialCallback(max_retry=3)(elsewhere, elsewhere.trials[0])
+
+        other = threading.Thread(target=queue_the_retry)
+        other.start()
+        assert studies.run_queue(study, lambda trial: 0.5) == 1
+        other.join()
+        assert [trial.state for trial in study.get_trials()] == [TrialState.FAIL, TrialState.COMPLETE]
+        assert studies.unretried_failures(study) == []

@@ -21,7 +21,6 @@ import mlflow
 import numpy as np
 import optuna
 from matplotlib.figure import Figure
-from optuna.trial import TrialState
 
 from churnops.data.contract import DatasetContract
 from churnops.data.split import Part
@@ -97,8 +96,7 @@ def collect(study: optuna.Study, spec: StudySpec) -> SearchResult:
     A trial that FAILed because its worker died is not lost when it was queued again (its retry is then COMPLETE or WAITING).
     """
     states = studies.counts(study)
-    retried = studies.retried(study)
-    lost = [trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if trial.number not in retried]
+    lost = studies.unretried_failures(study)
     unfinished = lost or any(state not in ("COMPLETE", "WAITING", "FAIL") for state in states)
     waiting = states.get("WAITING", 0)
     if unfinished or (waiting and spec.timeout_seconds is None):

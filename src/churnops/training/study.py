@@ -224,15 +224,21 @@ def run_queue(
     """
     spec = StudySpec.of(study)
     deadline = spec.deadline()
-    done = 0
+    done, looked_again = 0, False
     while deadline is None or time.time() < deadline:
         fail_stale(study)
         trial = take_waiting(study)
         if trial is None:
-            if not counts(study).get("RUNNING"):
-                break
-            time.sleep(min(spec.heartbeat_seconds, 5))
-            continue
+            if counts(study).get("RUNNING"):
+                time.sleep(min(spec.heartbeat_seconds, 5))
+                continue
+            if not looked_again and unretried_failures(study):
+                # Another process failing a stale trial queues its retry just after, not atomically: look once more.
+                looked_again = True
+                time.sleep(min(spec.heartbeat_seconds, 5))
+                continue
+            break
+        looked_again = False
         try:
             with heartbeat(study, trial):
                 value = objective(trial)
@@ -261,6 +267,12 @@ def counts(study: optuna.Study) -> dict[str, int]:
 
 def completed(study: optuna.Study) -> list[Any]:
     return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda trial: trial.number)
+
+
+def unretried_failures(study: optuna.Study) -> list[int]:
+    """Numbers of the FAILed trials with no retry queued (yet)."""
+    queued = retried(study)
+    return [trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if trial.number not in queued]
 
 
 def retried(study: optuna.Study) -> set[int]:
