@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 
 import optuna
 import pytest
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from churnops.training import study as studies
@@ -47,7 +50,9 @@ def test_a_retry_queued_just_after_its_trial_failed_elsewhere_is_still_run() -> 
         def queue_the_retry() -> None:  # ... and queues its retry a moment later, as Optuna's stale-trial callback does
             time.sleep(0.3)
             elsewhere = optuna.load_study(study_name="queue", storage=studies.open_storage(url))
-            optuna.storages.RetryFailedTrialCallback(max_retry=3)(elsewhere, elsewhere.trials[0])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                RetryHeartbeatStaleTrialCallback(max_retry=3)(elsewhere, elsewhere.trials[0])
 
         other = threading.Thread(target=queue_the_retry)
         other.start()
