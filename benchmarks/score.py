@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,8 +42,9 @@ from churnops.data.contract import load_contract
 from churnops.data.loading import load_customers
 from churnops.data.synthetic import generate
 from churnops.settings import Settings
-from churnops.store import PredictionStore, new_prediction_ids
+from churnops.store import PredictionStore, bulk, new_prediction_ids
 from churnops.store.bulk import PredictionColumns, features_json
+from churnops.store.schema import PREDICTIONS
 from churnops.training.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,22 +225,18 @@ def database_alone(stored: str, empty: str, spool: Path) -> float:
     store.close()
     engine = sa.create_engine(empty)
     try:
-        with engine.connect() as connection:
-            driver = connection.connection.driver_connection
-            if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
                 connection.exec_driver_sql(f"ATTACH DATABASE '{sa.make_url(stored).database}' AS stored")
                 started = time.perf_counter()
                 connection.exec_driver_sql("INSERT INTO predictions SELECT * FROM stored.predictions")
                 connection.commit()
-            else:
-                source = sa.create_engine(stored)
-                with source.connect() as exporting:
-                    rows = _copy_out(exporting.connection.driver_connection.cursor())
-                source.dispose()
-                started = time.perf_counter()
-                _copy_in(driver.cursor(), rows)
-                driver.commit()  # the driver's own transaction: SQLAlchemy began none on this connection
-            seconds = time.perf_counter() - started
+        else:
+            rows = _copy_out(stored)
+            started = time.perf_counter()
+            with engine.begin() as connection:
+                bulk._copy(connection, PREDICTIONS.name, rows)  # the store's own COPY, without building the text
+        seconds = time.perf_counter() - started
     finally:
         engine.dispose()
     rows = _stored(stored)
@@ -248,22 +244,21 @@ def database_alone(stored: str, empty: str, spool: Path) -> float:
     return seconds
 
 
-def _copy_out(cursor: Any) -> bytes:
-    """The predictions table in COPY's text format, with psycopg 3 or psycopg2."""
-    if hasattr(cursor, "copy"):
-        with cursor.copy("COPY predictions TO STDOUT") as pipe:
-            return b"".join(bytes(part) for part in pipe)
-    buffer = io.BytesIO()
-    cursor.copy_expert("COPY predictions TO STDOUT", buffer)
-    return buffer.getvalue()
-
-
-def _copy_in(cursor: Any, rows: bytes) -> None:
-    if hasattr(cursor, "copy"):
-        with cursor.copy("COPY predictions FROM STDIN") as pipe:
-            pipe.write(rows)
-    else:
-        cursor.copy_expert("COPY predictions FROM STDIN", io.BytesIO(rows), size=len(rows))
+def _copy_out(url: str) -> bytes:
+    """The stored predictions in COPY's text format, the columns `bulk._copy` reads (psycopg 3 or psycopg2)."""
+    export = f"COPY {PREDICTIONS.name} ({', '.join(bulk.COLUMNS)}) TO STDOUT"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            cursor = connection.connection.driver_connection.cursor()
+            if hasattr(cursor, "copy"):
+                with cursor.copy(export) as pipe:
+                    return b"".join(bytes(part) for part in pipe)
+            buffer = io.BytesIO()
+            cursor.copy_expert(export, buffer)
+            return buffer.getvalue()
+    finally:
+        engine.dispose()
 
 
 def _stored(url: str) -> int:

@@ -143,7 +143,7 @@ def insert_columns(connection: Connection, batch: PredictionColumns) -> None:
         return
     created_at = as_utc(batch.created_at)
     if connection.dialect.name == "sqlite":
-        _sqlite_insert_table(connection, batch.table(_sqlite_time(connection, created_at)))
+        _sqlite_insert_table(connection, batch.table(_sqlite_time_processor(connection)(created_at)))
         return
     data = batch.copy_data
     try:
@@ -191,10 +191,6 @@ def _sqlite_time_processor(connection: Connection) -> Any:
     written by SQLAlchemy."""
     created_at = PREDICTIONS.c.created_at.type
     return created_at.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-
-
-def _sqlite_time(connection: Connection, value: datetime) -> Any:
-    return _sqlite_time_processor(connection)(value)
 
 
 def _sqlite_insert(connection: Connection, values: Iterable[tuple[Any, ...]]) -> None:
