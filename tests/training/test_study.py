@@ -47,9 +47,10 @@ def test_a_retry_queued_just_after_its_trial_failed_elsewhere_is_still_run() -> 
         assert lost is not None
         study._storage.set_trial_state_values(lost._trial_id, TrialState.FAIL)  # noqa: SLF001
 
+        elsewhere = optuna.load_study(study_name="queue", storage=studies.open_storage(url))  # opened here, before the race
+
         def queue_the_retry() -> None:  # ... and queues its retry a moment later, as Optuna's stale-trial callback does
             time.sleep(0.3)
-            elsewhere = optuna.load_study(study_name="queue", storage=studies.open_storage(url))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 RetryHeartbeatStaleTrialCallback(max_retry=3)(elsewhere, elsewhere.trials[0])
